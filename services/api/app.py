@@ -1,0 +1,57 @@
+"""The FastAPI application: sessions and bundles loaded once in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services.api.deps import AppState
+from services.api.errors import install_error_handlers
+from services.api.limits import BodySizeLimit
+from services.api.routes import explanations, health, models, predictions
+from services.api.runtime import ModelRuntime
+from shared.bundles.registry import Registry
+from shared.db.engine import make_engine, make_session_factory
+from shared.queue import Publisher, make_client
+from shared.settings import Settings, get_settings
+
+
+def build_state(settings: Settings) -> AppState:
+    engine = make_engine(settings.database_url)
+    registry = Registry.scan(settings.bundles_dir)
+    return AppState(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        registry=registry,
+        runtime=ModelRuntime(registry, intra_op_threads=settings.ort_intra_op_threads),
+        publisher=Publisher(make_client(settings.broker_url, timeout_s=settings.publish_timeout_s)),
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = build_state(settings)
+        app.state.xai = state
+        try:
+            yield
+        finally:
+            state.engine.dispose()
+
+    app = FastAPI(
+        title="xai-stack",
+        version="0.1.0",
+        summary="Diagnosis at once, the explanation of that exact decision seconds later, "
+        "and a tamper-evident archive.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for router in (predictions.router, explanations.router, models.router, health.router):
+        app.include_router(router)
+    return app

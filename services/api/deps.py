@@ -1,0 +1,39 @@
+"""Dependencies: the app-wide state built in the lifespan, exposed as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.api.runtime import ModelRuntime
+from shared.bundles.registry import Registry
+from shared.queue import Publisher
+from shared.settings import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    registry: Registry
+    runtime: ModelRuntime
+    publisher: Publisher
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.xai
+    return state
+
+
+def get_session(state: Annotated[AppState, Depends(get_state)]):  # type: ignore[no-untyped-def]
+    with state.sessions() as session:
+        yield session
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+SessionDep = Annotated[Session, Depends(get_session)]

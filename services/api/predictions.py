@@ -1,0 +1,142 @@
+"""The prediction service: diagnose at once, record prediction + jobs in ONE transaction.
+
+Publishing the jobs happens after the commit (see :mod:`services.api.publisher`).
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from importlib.metadata import version
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.api.errors import InvalidInput
+from services.api.preprocess.prepared import PreparedInput
+from services.api.runtime import ModelRuntime
+from shared.bundles.registry import Bundle
+from shared.db import repository
+from shared.db.models import ExplanationJob, JobStatus, Prediction
+from shared.hashing import canonical_json, pseudonymise, sha256_hex
+from shared.methods import supported_methods
+
+
+@dataclass(frozen=True)
+class PredictionRequest:
+    bundle: Bundle
+    prepared: PreparedInput
+    methods: list[str] | None
+    case_ref: str | None
+    idempotency_key: str | None
+    requested_by: str | None = None
+
+
+@dataclass(frozen=True)
+class PredictionOutcome:
+    prediction: Prediction
+    replayed: bool
+
+
+def resolve_methods(bundle: Bundle, requested: list[str] | None) -> list[str]:
+    supported = supported_methods(bundle.manifest)
+    if requested is None:
+        return [m for m in bundle.manifest.explanations.default_methods if m in supported]
+    unsupported = [m for m in requested if m not in supported]
+    if unsupported:
+        raise InvalidInput.field(
+            "methods",
+            f"{', '.join(unsupported)} not supported by {bundle.name}/{bundle.version}; "
+            f"supported: {', '.join(supported)}",
+        )
+    return list(dict.fromkeys(requested))
+
+
+def runtime_versions() -> dict[str, str]:
+    return {pkg: version(pkg) for pkg in ("onnxruntime", "numpy", "pillow", "pydicom")}
+
+
+def create_prediction(
+    *,
+    sessions: sessionmaker[Session],
+    runtime: ModelRuntime,
+    request: PredictionRequest,
+    case_ref_key: bytes,
+) -> PredictionOutcome:
+    bundle, prepared = request.bundle, request.prepared
+    methods = resolve_methods(bundle, request.methods)
+    case_hmac = pseudonymise(request.case_ref, key=case_ref_key) if request.case_ref else None
+    fingerprint = sha256_hex(
+        canonical_json(
+            {
+                "model": [bundle.name, bundle.version, bundle.sha256],
+                "input": sha256_hex(prepared.raw),
+                "methods": methods,
+                "case": case_hmac,
+            }
+        )
+    )
+    if request.idempotency_key:
+        with sessions() as session:
+            existing = repository.find_by_idempotency_key(session, request.idempotency_key)
+        if existing is not None:
+            return _replay(existing, fingerprint)
+
+    diagnosis = runtime.diagnose(bundle, prepared.tensor)
+    parameters = bundle.manifest.explanations.parameters
+    with sessions() as session:
+        try:
+            prediction = Prediction(
+                id=uuid.uuid4(),
+                model_name=bundle.name,
+                model_version=bundle.version,
+                model_sha256=bundle.sha256,
+                input_kind=prepared.kind,
+                input_media_type=prepared.media_type,
+                input_sha256=repository.put_blob(
+                    session, data=prepared.raw, media_type=prepared.media_type
+                ),
+                tensor_sha256=repository.put_blob(
+                    session, data=prepared.tensor_npy(), media_type="application/x-npy"
+                ),
+                preprocessing=prepared.steps,
+                label=diagnosis.label,
+                probability=diagnosis.probability,
+                probabilities=diagnosis.probabilities,
+                case_ref_hmac=case_hmac,
+                requested_by=request.requested_by,
+                idempotency_key=request.idempotency_key,
+                request_fingerprint=fingerprint,
+                runtime_versions=runtime_versions(),
+                jobs=[
+                    ExplanationJob(
+                        id=uuid.uuid4(),
+                        method=method,
+                        parameters=dict(parameters.get(method, {})),
+                        target=diagnosis.target,
+                        seed=secrets.randbelow(2**31),
+                        status=JobStatus.queued,
+                    )
+                    for method in methods
+                ],
+            )
+            session.add(prediction)
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            if not request.idempotency_key:
+                raise
+            existing = repository.find_by_idempotency_key(session, request.idempotency_key)
+            if existing is None:
+                raise
+            return _replay(existing, fingerprint)
+    return PredictionOutcome(prediction=prediction, replayed=False)
+
+
+def _replay(existing: Prediction, fingerprint: str) -> PredictionOutcome:
+    if existing.request_fingerprint != fingerprint:
+        raise InvalidInput.field(
+            "Idempotency-Key", "already used for a different request (model, input or methods)"
+        )
+    return PredictionOutcome(prediction=existing, replayed=True)

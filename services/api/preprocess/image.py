@@ -1,0 +1,137 @@
+"""Bring an uploaded image (PNG, JPEG, DICOM) to an image model's input, recording every step.
+
+Formats are recognised by their magic bytes, never by the client's declared content type.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from services.api.errors import InvalidInput, UnsupportedMediaType
+from services.api.preprocess.dicom import decode_dicom
+from services.api.preprocess.prepared import PreparedInput
+from shared.bundles.manifest import ImageInput
+
+_PNG = b"\x89PNG\r\n\x1a\n"
+_JPEG = b"\xff\xd8\xff"
+_DICOM_MAGIC_OFFSET = 128
+
+
+def sniff_media_type(data: bytes) -> str:
+    if not data:
+        raise InvalidInput.field("file", "the file is empty")
+    if data.startswith(_PNG):
+        return "image/png"
+    if data.startswith(_JPEG):
+        return "image/jpeg"
+    if data[_DICOM_MAGIC_OFFSET : _DICOM_MAGIC_OFFSET + 4] == b"DICM":
+        return "application/dicom"
+    raise UnsupportedMediaType("the file is not PNG, JPEG or DICOM (Part 10 with preamble)")
+
+
+def prepare_image(data: bytes, spec: ImageInput, *, max_pixels: int) -> PreparedInput:
+    media_type = sniff_media_type(data)
+    if media_type == "application/dicom":
+        pixels, steps = decode_dicom(data, max_pixels=max_pixels)
+    else:
+        pixels, steps = _decode_raster(data, max_pixels=max_pixels)
+    pixels = _to_channels(pixels, spec.channels, steps)
+    resized = _resize(pixels, spec.height, spec.width)
+    steps["resize"] = {
+        "from": list(pixels.shape[1:]),
+        "to": [spec.height, spec.width],
+        "method": "bilinear",
+    }
+    mean = np.asarray(spec.mean, dtype=np.float32)[:, None, None]
+    std = np.asarray(spec.std, dtype=np.float32)[:, None, None]
+    tensor = ((resized - mean) / std)[None].astype(np.float32)
+    steps["normalise"] = {"mean": list(spec.mean), "std": list(spec.std)}
+    return PreparedInput(kind="image", media_type=media_type, raw=data, tensor=tensor, steps=steps)
+
+
+def _decode_raster(data: bytes, *, max_pixels: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """Decode PNG/JPEG to float32 ``[C, H, W]`` in [0, 1] (C = 1 or 3), alpha over black."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=["PNG", "JPEG"])
+            width, height = image.size
+            if width * height > max_pixels:
+                raise InvalidInput.field(
+                    "file", f"image has {width}x{height} pixels, over the cap of {max_pixels}"
+                )
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidInput.field("file", f"decompression bomb refused: {exc}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise InvalidInput.field("file", f"the image cannot be decoded: {exc}") from None
+    steps: dict[str, Any] = {
+        "decoder": f"Pillow {image.format}",
+        "mode": image.mode,
+        "size": [height, width],
+    }
+    transposed = ImageOps.exif_transpose(image)
+    if transposed is not None and transposed.size != image.size:
+        steps["exif_orientation"] = "applied"
+    image = transposed or image
+    return _pixels_from_mode(image, steps), steps
+
+
+def _pixels_from_mode(image: Image.Image, steps: dict[str, Any]) -> np.ndarray:
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        scale = 65535.0 if mode.startswith("I;16") or array.max() <= 65535 else float(array.max())
+        steps["scale"] = f"/{scale:g} ({mode})"
+        return (np.clip(array, 0, scale) / scale)[None].astype(np.float32)
+    if mode == "F":
+        array = np.asarray(image, dtype=np.float64)
+        lo, hi = float(np.nanmin(array)), float(np.nanmax(array))
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise InvalidInput.field("file", "the image holds non-finite values")
+        steps["scale"] = "min-max (float image)"
+        return ((array - lo) / (hi - lo if hi > lo else 1.0))[None].astype(np.float32)
+    if mode in ("1", "L"):
+        steps["scale"] = "/255"
+        return (np.asarray(image.convert("L"), dtype=np.float32) / 255.0)[None]
+    has_alpha = mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        image = Image.alpha_composite(black, rgba)
+        steps["alpha"] = "composited over black"
+    rgb = image.convert("RGB")
+    if mode not in ("RGB", "RGBA"):
+        steps["colour_conversion"] = f"{mode} -> RGB"
+    steps["scale"] = "/255"
+    return np.moveaxis(np.asarray(rgb, dtype=np.float32) / 255.0, -1, 0)
+
+
+def _to_channels(pixels: np.ndarray, channels: int, steps: dict[str, Any]) -> np.ndarray:
+    if pixels.shape[0] == channels:
+        return pixels
+    if channels == 1:
+        weights = np.asarray([0.299, 0.587, 0.114], dtype=np.float32)[:, None, None]
+        steps["grayscale"] = "ITU-R 601-2 luma"
+        return (pixels * weights).sum(axis=0, keepdims=True)
+    steps["grayscale"] = "replicated to 3 channels"
+    return np.repeat(pixels, channels, axis=0)
+
+
+def _resize(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+    if pixels.shape[1:] == (height, width):
+        return pixels.astype(np.float32)
+    planes = [
+        np.asarray(
+            Image.fromarray(plane.astype(np.float32)).resize(
+                (width, height), Image.Resampling.BILINEAR
+            )
+        )
+        for plane in pixels
+    ]
+    return np.stack(planes).astype(np.float32)

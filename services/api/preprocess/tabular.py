@@ -1,0 +1,56 @@
+"""Validate a tabular case against the manifest's feature specification."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from services.api.errors import InvalidInput
+from services.api.preprocess.prepared import PreparedInput
+from shared.bundles.manifest import TabularInput
+from shared.hashing import canonical_json
+
+
+def prepare_tabular(features: Any, spec: TabularInput) -> PreparedInput:
+    """Every problem is reported at once, each naming its field (``features.<name>``)."""
+    if not isinstance(features, dict):
+        raise InvalidInput.field("features", "must be an object of feature name -> number")
+    errors: list[dict[str, str]] = []
+    known = {f.name for f in spec.features}
+    for name in features:
+        if name not in known:
+            errors.append({"field": f"features.{name}", "reason": "unknown feature"})
+    row: list[float] = []
+    for feature in spec.features:
+        field = f"features.{feature.name}"
+        value = features.get(feature.name)
+        reason = _check(value, feature.name in features, feature.minimum, feature.maximum)
+        if reason:
+            errors.append({"field": field, "reason": reason})
+        else:
+            row.append(float(value))
+    if errors:
+        raise InvalidInput("; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors=errors)
+    ordered = {f.name: float(features[f.name]) for f in spec.features}
+    return PreparedInput(
+        kind="tabular",
+        media_type="application/json",
+        raw=canonical_json(ordered),
+        tensor=np.asarray([row], dtype=np.float32),
+        steps={"features": [f.name for f in spec.features], "dtype": "float32"},
+    )
+
+
+def _check(value: Any, present: bool, minimum: float, maximum: float) -> str | None:
+    if not present or value is None:
+        return "missing"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"must be a number, got {json.dumps(value)[:40]}"
+    if not math.isfinite(float(value)):
+        return "must be finite"
+    if not minimum <= float(value) <= maximum:
+        return f"{value} is outside the valid range [{minimum:g}, {maximum:g}]"
+    return None

@@ -1,0 +1,93 @@
+"""``/v1/predictions``: routes only parse, call one service function and shape the response."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Header, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from services.api import metrics
+from services.api.deps import AppState, SessionDep, StateDep
+from services.api.errors import NotFound
+from services.api.predictions import create_prediction
+from services.api.requests import parse_prediction_request
+from services.api.schemas import ImagePredictionForm, PredictionOut, TabularPredictionBody
+from shared.db import jobs, repository
+
+router = APIRouter(prefix="/v1/predictions", tags=["predictions"])
+
+_REQUEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {"schema": ImagePredictionForm.model_json_schema()},
+            "application/json": {"schema": TabularPredictionBody.model_json_schema()},
+        },
+    }
+}
+_PROBLEMS = {
+    code: {"description": text, "content": {"application/problem+json": {}}}
+    for code, text in {
+        404: "unknown model or version",
+        413: "body over the size cap",
+        415: "not multipart/form-data or application/json, or not PNG/JPEG/DICOM",
+        422: "invalid input; `errors` name the fields",
+        503: "the record is unavailable: no diagnosis is given without its record",
+    }.items()
+}
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=PredictionOut,
+    openapi_extra=_REQUEST_BODY,
+    responses=_PROBLEMS,
+)
+async def post_prediction(
+    request: Request,
+    response: Response,
+    state: StateDep,
+    background: BackgroundTasks,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> PredictionOut:
+    """Diagnose at once; the explanation jobs are queued and arrive later (see ``events``)."""
+    parsed = await parse_prediction_request(
+        request,
+        registry=state.registry,
+        max_pixels=state.settings.max_image_pixels,
+        idempotency_key=idempotency_key,
+    )
+    with metrics.INFERENCE_SECONDS.labels(parsed.bundle.name).time():
+        outcome = await run_in_threadpool(
+            create_prediction,
+            sessions=state.sessions,
+            runtime=state.runtime,
+            request=parsed,
+            case_ref_key=state.settings.case_ref_key.get_secret_value().encode(),
+        )
+    prediction = outcome.prediction
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    else:
+        metrics.PREDICTIONS.labels(prediction.model_name, prediction.label).inc()
+        job_ids = [job.id for job in prediction.jobs]
+        background.add_task(_publish, state, job_ids)
+    response.headers["Location"] = f"/v1/predictions/{prediction.id}"
+    return PredictionOut.of(prediction)
+
+
+def _publish(state: AppState, job_ids: list[uuid.UUID]) -> None:
+    sent = state.publisher.publish(job_ids)
+    with state.sessions.begin() as session:
+        jobs.mark_published(session, sent)
+
+
+@router.get("/{prediction_id}", response_model=PredictionOut, responses={404: _PROBLEMS[404]})
+def get_prediction(prediction_id: uuid.UUID, session: SessionDep) -> PredictionOut:
+    prediction = repository.get_prediction(session, prediction_id)
+    if prediction is None:
+        raise NotFound(f"no prediction {prediction_id}")
+    return PredictionOut.of(prediction)

@@ -1,0 +1,78 @@
+"""One ONNX Runtime session per bundle, created once at start-up (the API lifespan)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import onnxruntime as ort
+
+from shared.bundles.manifest import Output
+from shared.bundles.registry import Bundle, Registry
+
+
+def session_options(intra_op_threads: int) -> ort.SessionOptions:
+    """Threads sized explicitly and spinning off: a busy worker must not double our latency."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_op_threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return options
+
+
+def providers() -> list[str]:
+    available = ort.get_available_providers()
+    return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    label: str
+    probability: float
+    probabilities: dict[str, float]
+    target: int
+
+
+def to_probabilities(scores: np.ndarray, output: Output) -> np.ndarray:
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if output.kind == "probabilities":
+        return scores
+    shifted = np.exp(scores - scores.max())
+    return shifted / shifted.sum()
+
+
+class ModelRuntime:
+    def __init__(self, registry: Registry, *, intra_op_threads: int) -> None:
+        self.registry = registry
+        options = session_options(intra_op_threads)
+        self._sessions = {
+            b.sha256: ort.InferenceSession(b.read_model_bytes(), options, providers=providers())
+            for b in registry.all()
+        }
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def run(self, bundle: Bundle, tensor: np.ndarray) -> np.ndarray:
+        session = self._sessions[bundle.sha256]
+        manifest = bundle.manifest
+        (scores,) = session.run([manifest.output.name], {manifest.input_name: tensor})
+        return np.asarray(scores)
+
+    def diagnose(self, bundle: Bundle, tensor: np.ndarray) -> Diagnosis:
+        output = bundle.manifest.output
+        probabilities = to_probabilities(self.run(bundle, tensor), output)
+        if probabilities.shape != (len(output.labels),) or not np.all(np.isfinite(probabilities)):
+            raise RuntimeError(f"{bundle.name}/{bundle.version} returned {probabilities!r}")
+        target = int(np.argmax(probabilities))
+        return Diagnosis(
+            label=output.labels[target],
+            probability=float(probabilities[target]),
+            probabilities={
+                lbl: float(p) for lbl, p in zip(output.labels, probabilities, strict=True)
+            },
+            target=target,
+        )

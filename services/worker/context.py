@@ -1,0 +1,110 @@
+"""Per-process resources of a worker: database sessions and loaded models.
+
+Made on first use inside the process that runs tasks (a prefork child), so nothing crosses a
+fork and CUDA is never initialised in the parent. A new pid gets a new context.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.worker.explainers.base import LoadedModel
+from shared.bundles.registry import Bundle, Registry
+from shared.db.engine import make_engine, make_session_factory
+from shared.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def choose_device(preference: str) -> str:
+    import torch
+
+    if preference == "cuda" or (preference == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            log.warning("XAI_WORKER_DEVICE=cuda but CUDA is unavailable: falling back to cpu")
+            return "cpu"
+        return "cuda"
+    return "cpu"
+
+
+@dataclass
+class ModelCache:
+    """The served bundles, loaded once per process: ORT session + torch twin of the same bytes."""
+
+    registry: Registry
+    device: str
+    threads: int
+    _loaded: dict[str, LoadedModel] = field(default_factory=dict)
+
+    def load(self, *, name: str, version: str, sha256: str) -> LoadedModel:
+        bundle = self.registry.get_by_sha256(name, version, sha256)
+        if bundle.sha256 not in self._loaded:
+            self._loaded[bundle.sha256] = self._load(bundle)
+        return self._loaded[bundle.sha256]
+
+    def _load(self, bundle: Bundle) -> LoadedModel:
+        import onnxruntime as ort
+
+        from services.worker.twin import load_twin
+
+        model_bytes = bundle.read_model_bytes()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        providers = ["CPUExecutionProvider"]
+        if self.device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+            providers.insert(0, "CUDAExecutionProvider")
+        session = ort.InferenceSession(model_bytes, options, providers=providers)
+        twin = None
+        if bundle.manifest.model_family == "neural-network":
+            twin = load_twin(model_bytes).to(self.device)
+        return LoadedModel(bundle=bundle, session=session, twin=twin, device=self.device)
+
+
+@dataclass
+class WorkerContext:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    models: ModelCache
+    device: str
+    name: str
+
+
+_context: WorkerContext | None = None
+_pid: int | None = None
+
+
+def get_context() -> WorkerContext:
+    global _context, _pid
+    if _context is None or _pid != os.getpid():
+        _context, _pid = _make_context(get_settings()), os.getpid()
+    return _context
+
+
+def _make_context(settings: Settings) -> WorkerContext:
+    import torch
+
+    torch.set_num_threads(settings.worker_torch_threads)
+    device = choose_device(settings.worker_device)
+    engine = (
+        make_engine(settings.database_url, pool_size=2)
+        if not settings.is_sqlite
+        else make_engine(settings.database_url)
+    )
+    return WorkerContext(
+        settings=settings,
+        sessions=make_session_factory(engine),
+        models=ModelCache(
+            registry=Registry.scan(settings.bundles_dir),
+            device=device,
+            threads=settings.worker_torch_threads,
+        ),
+        device=device,
+        name=f"{socket.gethostname()}:{os.getpid()}",
+    )

@@ -1,0 +1,188 @@
+"""The explain service: claim, check parity, explain, render, archive — idempotently.
+
+A redelivered message for a job that is claimed or finished does nothing. Expected problems
+(unsupported method, parity over tolerance, an explainer's refusal) end the job ``failed`` with
+the reason; unexpected errors give the job back (``queued``) until its attempts are spent.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import platform
+import time
+import uuid
+from importlib.metadata import version
+from typing import Any
+
+import numpy as np
+from sqlalchemy.exc import OperationalError
+
+from services.worker.context import WorkerContext
+from services.worker.explainers import Attribution, ExplainerError, LoadedModel, get_explainer
+from services.worker.rendering_defaults import render_default
+from shared.bundles.registry import UnknownModel
+from shared.db import jobs, repository
+from shared.db.models import ExplanationJob, ExplanationResult, Prediction
+from shared.hashing import sha256_hex
+
+log = logging.getLogger(__name__)
+
+
+class TransientError(Exception):
+    """Worth retrying: the database or the broker was briefly unavailable."""
+
+
+def run_job(*, job_id: uuid.UUID, context: WorkerContext) -> None:
+    settings = context.settings
+    with context.sessions.begin() as session:
+        attempt = jobs.claim(
+            session,
+            job_id=job_id,
+            lease_s=settings.job_lease_s,
+            worker=context.name,
+            device=context.device,
+        )
+    if attempt is None:
+        log.info("job %s is claimed or finished elsewhere: nothing to do", job_id)
+        return
+    try:
+        result = _compute(job_id=job_id, context=context)
+    except (ExplainerError, UnknownModel) as exc:
+        with context.sessions.begin() as session:
+            jobs.fail(session, job_id=job_id, attempt=attempt, reason=str(exc))
+        log.warning("job %s failed: %s", job_id, exc)
+        return
+    except OperationalError as exc:
+        _give_back(context, job_id, attempt, f"database error: {exc.orig!r}")
+        raise TransientError(str(exc)) from exc
+    except Exception as exc:  # a bug or a poison input: bounded attempts, then failed
+        log.exception("job %s: unexpected error", job_id)
+        _give_back(context, job_id, attempt, f"{type(exc).__name__}: {exc}")
+        return
+    with context.sessions.begin() as session:
+        blobs = result.pop("blobs")
+        for data, media_type in blobs:
+            repository.put_blob(session, data=data, media_type=media_type)
+        archived = jobs.succeed(
+            session, job_id=job_id, attempt=attempt, result=ExplanationResult(**result)
+        )
+    log.info("job %s %s", job_id, "succeeded" if archived else "was taken over: result dropped")
+
+
+def _give_back(context: WorkerContext, job_id: uuid.UUID, attempt: int, reason: str) -> None:
+    try:
+        with context.sessions.begin() as session:
+            jobs.release(
+                session,
+                job_id=job_id,
+                attempt=attempt,
+                reason=reason[:2000],
+                max_attempts=context.settings.max_attempts,
+            )
+    except OperationalError:
+        log.warning("job %s: could not give back (database down); its lease will expire", job_id)
+
+
+def _compute(*, job_id: uuid.UUID, context: WorkerContext) -> dict[str, Any]:
+    with context.sessions() as session:
+        job = repository.get_job(session, job_id)
+        assert job is not None, "a claimed job exists"
+        prediction = job.prediction
+        tensor_blob = repository.get_blob(session, prediction.tensor_sha256)
+        assert tensor_blob is not None, "the prediction's tensor is archived with it"
+        x = np.load(io.BytesIO(tensor_blob.data), allow_pickle=False)
+    model = context.models.load(
+        name=prediction.model_name, version=prediction.model_version, sha256=prediction.model_sha256
+    )
+    explainer = get_explainer(job.method)
+    if not explainer.supports(model.manifest):
+        raise ExplainerError(f"{job.method} does not support {prediction.model_name}")
+    parity = _check_parity(model, x, tolerance=context.settings.parity_tolerance)
+    started = time.perf_counter()
+    attribution = explainer.explain(
+        model=model, x=x, target=job.target, parameters=dict(job.parameters), seed=job.seed
+    )
+    compute_ms = (time.perf_counter() - started) * 1000
+    if attribution.model_sha256 != prediction.model_sha256:
+        raise ExplainerError("the explained model is not the served model (sha256 differs)")
+    return _archive_row(job, prediction, model, x, attribution, parity, compute_ms)
+
+
+def _check_parity(model: LoadedModel, x: np.ndarray, *, tolerance: float) -> float | None:
+    """Max |ORT - twin| on this input; over tolerance the explanation would not be of the
+    served model, so the job fails and nothing is archived as valid."""
+    if model.twin is None:
+        return None
+    from services.worker.twin import parity
+
+    difference = parity(model, x)
+    if not difference <= tolerance:
+        raise ExplainerError(
+            f"parity check failed: the torch twin differs from the served ONNX model by "
+            f"{difference:.3g} > tolerance {tolerance:g}; refusing to explain"
+        )
+    return difference
+
+
+def _archive_row(
+    job: ExplanationJob,
+    prediction: Prediction,
+    model: LoadedModel,
+    x: np.ndarray,
+    attribution: Attribution,
+    parity: float | None,
+    compute_ms: float,
+) -> dict[str, Any]:
+    values = np.ascontiguousarray(attribution.values, dtype=np.float32)
+    buffer = io.BytesIO()
+    np.save(buffer, values, allow_pickle=False)
+    npy = buffer.getvalue()
+    rendering, summary = render_default(
+        model=model, prediction=prediction, x=x, attribution=attribution
+    )
+    blobs = [(npy, "application/x-npy")]
+    if rendering is not None:
+        blobs.append((rendering, "image/png"))
+    quality = {k: float(v) for k, v in attribution.quality.items()}
+    if parity is not None:
+        quality["parity_max_abs_diff"] = parity
+    return {
+        "blobs": blobs,
+        "job_id": job.id,
+        "model_sha256": attribution.model_sha256,
+        "attributions_sha256": sha256_hex(npy),
+        "attributions_shape": list(values.shape),
+        "attributions_dtype": str(values.dtype),
+        "rendering_sha256": sha256_hex(rendering) if rendering is not None else None,
+        "rendering_media_type": "image/png" if rendering is not None else None,
+        "baseline": _jsonable_baseline(attribution.baseline),
+        "parameters": attribution.parameters,
+        "quality": quality,
+        "summary": summary,
+        "library_versions": {**attribution.library_versions, **_runtime_versions()},
+        "compute_ms": compute_ms,
+    }
+
+
+def _jsonable_baseline(baseline: Any) -> dict[str, Any]:
+    if baseline is None:
+        return {}
+    if isinstance(baseline, dict):
+        return baseline
+    array = np.asarray(baseline)
+    if array.size == 1:
+        return {"value": float(array.reshape(-1)[0])}
+    return {
+        "shape": list(array.shape),
+        "mean": float(array.mean()),
+        "min": float(array.min()),
+        "max": float(array.max()),
+    }
+
+
+def _runtime_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("onnxruntime", "numpy"):
+        versions[package] = version(package)
+    return versions

@@ -1,0 +1,131 @@
+"""The manifest of a model bundle: ``<bundles_dir>/<name>/<version>/manifest.json``.
+
+A bundle is a folder with ``model.onnx`` and this manifest. The manifest says how to bring an
+input to the model (image preprocessing or tabular feature specification), how to read the
+model's output, and which explanations to compute by default. The bundle's identity is the
+SHA-256 of ``model.onnx`` (see :mod:`shared.bundles.registry`), never a field of the manifest.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ImageInput(_Strict):
+    """An image model's input: ``[1, channels, height, width]`` float32 (NCHW).
+
+    Preprocessing, in order: decode (PNG/JPEG/DICOM), convert to grayscale or RGB as
+    ``channels`` says (alpha is composited over black), scale intensities to [0, 1] by the
+    source bit depth (DICOM: modality LUT, then VOI LUT/window, then min-max), resize to
+    ``height`` x ``width`` (bilinear), then ``(x - mean) / std`` per channel.
+    """
+
+    kind: Literal["image"] = "image"
+    height: int = Field(gt=0, le=4096)
+    width: int = Field(gt=0, le=4096)
+    channels: Literal[1, 3] = 1
+    mean: tuple[float, ...] = (0.0,)
+    std: tuple[float, ...] = (1.0,)
+
+    @model_validator(mode="after")
+    def _per_channel(self) -> ImageInput:
+        if len(self.mean) != self.channels or len(self.std) != self.channels:
+            raise ValueError("mean and std need one value per channel")
+        if any(s <= 0 for s in self.std):
+            raise ValueError("std must be positive")
+        return self
+
+
+class Feature(_Strict):
+    """One named numeric feature of a tabular model, with its valid closed range."""
+
+    name: str = Field(min_length=1, max_length=128)
+    minimum: float
+    maximum: float
+    unit: str | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> Feature:
+        if not (math.isfinite(self.minimum) and math.isfinite(self.maximum)):
+            raise ValueError("feature range must be finite")
+        if self.minimum > self.maximum:
+            raise ValueError("minimum is above maximum")
+        return self
+
+
+class TabularInput(_Strict):
+    """A tabular model's input: ``[1, n_features]`` float32 in the order of ``features``."""
+
+    kind: Literal["tabular"] = "tabular"
+    features: tuple[Feature, ...] = Field(min_length=1)
+
+    @field_validator("features")
+    @classmethod
+    def _unique(cls, features: tuple[Feature, ...]) -> tuple[Feature, ...]:
+        names = [f.name for f in features]
+        if len(set(names)) != len(names):
+            raise ValueError("feature names must be unique")
+        return features
+
+
+class Output(_Strict):
+    """How to read the model's output tensor ``[1, n_classes]``."""
+
+    name: str = Field(description="ONNX output name holding the class scores")
+    kind: Literal["logits", "probabilities"]
+    labels: tuple[str, ...] = Field(min_length=2)
+    positive_index: int = Field(default=1, ge=0, description="index of the class of interest")
+
+    @model_validator(mode="after")
+    def _index(self) -> Output:
+        if self.positive_index >= len(self.labels):
+            raise ValueError("positive_index is outside labels")
+        return self
+
+
+class Explanations(_Strict):
+    """Default explanation methods and their parameters."""
+
+    default_methods: tuple[str, ...] = ()
+    parameters: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    gradcam_layer: str | None = Field(
+        default=None, description="ONNX node name of the Grad-CAM target layer"
+    )
+    baseline: Literal["black", "blur", "mean"] = "black"
+    background_file: str | None = Field(
+        default=None, description="tabular: .npy of background rows for SHAP, in the bundle"
+    )
+
+
+class Manifest(_Strict):
+    schema_version: Literal[1] = 1
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    version: Annotated[str, Field(pattern=NAME_PATTERN)]
+    task: Literal["image-classification", "tabular-classification"]
+    default: bool = Field(default=False, description="the version served when none is named")
+    description: str = ""
+    model_family: Literal["neural-network", "tree-ensemble"] = "neural-network"
+    input_name: str = "input"
+    input: Annotated[ImageInput | TabularInput, Field(discriminator="kind")]
+    output: Output
+    explanations: Explanations = Explanations()
+    model_card: dict[str, Any] = Field(
+        default_factory=dict, description="free-form: intended use, training data, metrics"
+    )
+
+    @model_validator(mode="after")
+    def _task_matches_input(self) -> Manifest:
+        expected = "image" if self.task == "image-classification" else "tabular"
+        if self.input.kind != expected:
+            raise ValueError(f"task {self.task} needs an {expected} input spec")
+        return self

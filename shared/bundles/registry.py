@@ -1,0 +1,122 @@
+"""Finding and loading model bundles; a bundle's identity is the SHA-256 of its ``model.onnx``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.bundles.manifest import Manifest
+
+MODEL_FILE = "model.onnx"
+MANIFEST_FILE = "manifest.json"
+
+
+class BundleError(Exception):
+    """A bundle folder that cannot be served (missing file, invalid manifest)."""
+
+
+class UnknownModel(LookupError):
+    """No bundle has the requested name or version."""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Bundle:
+    path: Path
+    manifest: Manifest
+    sha256: str
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / MODEL_FILE
+
+    def file(self, relative: str) -> Path:
+        """A file inside the bundle; refuses paths that leave the bundle folder."""
+        target = (self.path / relative).resolve()
+        if not target.is_relative_to(self.path.resolve()):
+            raise BundleError(f"{relative!r} points outside bundle {self.path}")
+        return target
+
+    def read_model_bytes(self) -> bytes:
+        """The model bytes, checked against the identity the bundle was loaded with."""
+        data = self.model_path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != self.sha256:
+            raise BundleError(f"{self.model_path} changed since it was loaded")
+        return data
+
+
+def load_bundle(path: Path) -> Bundle:
+    manifest_path = path / MANIFEST_FILE
+    if not manifest_path.is_file() or not (path / MODEL_FILE).is_file():
+        raise BundleError(f"{path} needs {MODEL_FILE} and {MANIFEST_FILE}")
+    try:
+        manifest = Manifest.model_validate(json.loads(manifest_path.read_text()))
+    except (ValueError, OSError) as exc:
+        raise BundleError(f"{manifest_path}: {exc}") from exc
+    if (manifest.name, manifest.version) != (path.parent.name, path.name):
+        raise BundleError(f"{manifest_path} names {manifest.name}/{manifest.version}")
+    return Bundle(path=path, manifest=manifest, sha256=sha256_file(path / MODEL_FILE))
+
+
+class Registry:
+    """The bundles found under one folder, by name and version."""
+
+    def __init__(self, bundles: list[Bundle]) -> None:
+        self._by_key = {(b.name, b.version): b for b in bundles}
+
+    @classmethod
+    def scan(cls, root: Path) -> Registry:
+        if not root.is_dir():
+            return cls([])
+        folders = sorted(p.parent for p in root.glob(f"*/*/{MANIFEST_FILE}"))
+        return cls([load_bundle(folder) for folder in folders])
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def all(self) -> list[Bundle]:
+        return [self._by_key[key] for key in sorted(self._by_key)]
+
+    def get(self, name: str, version: str | None = None) -> Bundle:
+        if version is not None:
+            try:
+                return self._by_key[(name, version)]
+            except KeyError:
+                raise UnknownModel(f"model {name!r} has no version {version!r}") from None
+        versions = [b for (n, _), b in sorted(self._by_key.items()) if n == name]
+        if not versions:
+            raise UnknownModel(f"no model named {name!r}")
+        defaults = [b for b in versions if b.manifest.default]
+        return defaults[0] if defaults else versions[-1]
+
+    def get_by_sha256(self, name: str, version: str, sha256: str) -> Bundle:
+        """The bundle that served a record: refuses one whose bytes changed since."""
+        bundle = self.get(name, version)
+        if bundle.sha256 != sha256:
+            raise UnknownModel(
+                f"{name}/{version} is now {bundle.sha256[:12]}…, the record pinned {sha256[:12]}…"
+            )
+        return bundle
+
+
+def write_manifest(folder: Path, manifest: Manifest) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(manifest.model_dump(mode="json"), indent=2, sort_keys=True)
+    (folder / MANIFEST_FILE).write_text(text + "\n")

@@ -1,0 +1,72 @@
+"""Publishing job ids to the queue, by task name, after the commit, with a bounded wait.
+
+If the broker is unreachable the jobs stay ``queued`` in the record and the worker's
+reconciler publishes them later: a publish failure never fails a request.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from shared.contracts import EXPLAIN_QUEUE, EXPLAIN_TASK, ExplainMessage
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+log = logging.getLogger(__name__)
+
+
+def make_client(broker_url: str, *, timeout_s: float) -> Celery:
+    from celery import Celery
+
+    client = Celery("xai-api", broker=broker_url, set_as_current=False)
+    client.conf.update(
+        broker_connection_timeout=timeout_s,
+        broker_connection_retry=False,
+        broker_connection_retry_on_startup=False,
+        broker_connection_max_retries=0,
+        task_publish_retry=False,
+        broker_transport_options={
+            "socket_timeout": timeout_s,
+            "socket_connect_timeout": timeout_s,
+            "max_retries": 0,
+        },
+    )
+    return client
+
+
+class Publisher:
+    def __init__(self, client: Celery) -> None:
+        self.client = client
+
+    def publish(self, job_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+        """Publish each job; return those that reached the broker."""
+        sent: list[uuid.UUID] = []
+        for job_id in job_ids:
+            body = ExplainMessage(job_id=job_id).model_dump(mode="json")
+            try:
+                self.client.send_task(
+                    EXPLAIN_TASK,
+                    kwargs=body,
+                    queue=EXPLAIN_QUEUE,
+                    retry=False,
+                    task_id=str(job_id),
+                )
+            except Exception as exc:  # kombu raises many transport-specific errors
+                log.warning(
+                    "publish of job %s failed, left queued for the reconciler: %s", job_id, exc
+                )
+                break
+            sent.append(job_id)
+        return sent
+
+    def ping(self, timeout_s: float) -> bool:
+        try:
+            with self.client.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1, timeout=timeout_s)
+            return True
+        except Exception:
+            return False

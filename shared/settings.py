@@ -1,0 +1,66 @@
+"""The one Settings object, read from the environment (prefix ``XAI_``).
+
+Every field is listed, with its default, in ``deploy/env.example``. Nothing else in the code
+reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_INSECURE_KEYS = {"", "changeme", "change-me", "secret"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="XAI_", extra="ignore")
+
+    # --- storage and queue -------------------------------------------------------------------
+    database_url: str = "sqlite:///var/xai.db"
+    broker_url: str = "sqla+sqlite:///var/broker.db"
+    bundles_dir: Path = Path("var/bundles")
+
+    # --- API ---------------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    max_image_pixels: int = Field(default=40_000_000, gt=0)
+    ort_intra_op_threads: int = Field(default=1, ge=1)
+    publish_timeout_s: float = Field(default=1.0, gt=0)
+    case_ref_key: SecretStr = Field(
+        description="Key of the HMAC that pseudonymises case references; never stored."
+    )
+
+    # --- worker ------------------------------------------------------------------------------
+    worker_device: Literal["auto", "cpu", "cuda"] = "auto"
+    worker_concurrency: int = Field(default=1, ge=1)
+    worker_torch_threads: int = Field(default=1, ge=1)
+    job_time_limit_s: int = Field(default=300, gt=0)
+    broker_visibility_timeout_s: int = Field(default=600, gt=0)
+    job_lease_s: int = Field(default=360, gt=0)
+    requeue_after_s: float = Field(default=30.0, gt=0)
+    reconcile_interval_s: float = Field(default=5.0, gt=0)
+    max_attempts: int = Field(default=5, ge=1)
+    parity_tolerance: float = Field(default=1e-4, gt=0)
+
+    @field_validator("case_ref_key")
+    @classmethod
+    def _refuse_default_secret(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value().strip().lower() in _INSECURE_KEYS:
+            raise ValueError("XAI_CASE_REF_KEY must be set to a random secret")
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("XAI_CASE_REF_KEY must be at least 16 characters")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()  # type: ignore[call-arg]  # filled from the environment

@@ -1,0 +1,60 @@
+"""Shared fixtures: real Postgres (fresh database per run), a private Redis, tiny bundles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.settings import Settings
+from tests.support import servers
+from tests.support.bundles import build_tiny_image_bundle, build_tiny_tabular_bundle
+
+TEST_KEY = "test-case-reference-key-0123456789"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/integration/" in str(item.path) or "/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def bundles_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("bundles")
+    build_tiny_image_bundle(root)
+    build_tiny_tabular_bundle(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[str]:
+    with servers.postgres_admin() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_admin: str) -> Iterator[str]:
+    from shared.db.migrate import upgrade
+
+    with servers.fresh_database(pg_admin) as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[servers.RedisServer]:
+    with servers.private_redis() as server:
+        yield server
+
+
+def make_settings(**overrides: object) -> Settings:
+    values: dict[str, object] = {"case_ref_key": TEST_KEY, "publish_timeout_s": 0.5}
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def pg_settings(pg_url: str, redis_server: servers.RedisServer, bundles_dir: Path) -> Settings:
+    return make_settings(database_url=pg_url, broker_url=redis_server.url, bundles_dir=bundles_dir)
