@@ -23,7 +23,7 @@ def render_default(
 ) -> tuple[bytes | None, dict[str, Any]]:
     spec = model.manifest.input
     if isinstance(spec, ImageInput):
-        from services.worker.rendering.heatmap import render_heatmap
+        from shared.rendering.heatmap import render_heatmap
 
         values = np.asarray(attribution.values, dtype=np.float64)
         summary = {
@@ -31,7 +31,7 @@ def render_default(
             "negative_sum": float(values[values < 0].sum()),
         }
         return render_heatmap(model_view(x, spec), attribution.values), summary
-    from services.worker.rendering.waterfall import render_waterfall, top_features
+    from shared.rendering.waterfall import render_waterfall, top_features
 
     names = [f.name for f in spec.features]
     expected = float(np.asarray(attribution.baseline).reshape(-1)[0])

@@ -1,17 +1,21 @@
-"""``/v1/explanations``: the status and outcome of one explanation job."""
+"""``/v1/explanations``: status, renderings and raw attributions of one explanation."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request, Response
 
-from services.api.deps import SessionDep
+from services.api import explanations
+from services.api.deps import SessionDep, StateDep
 from services.api.errors import NotFound
 from services.api.schemas import ExplanationOut
 from shared.db import repository
+from shared.rendering import HeatmapOptions
 
 router = APIRouter(prefix="/v1/explanations", tags=["explanations"])
+_PNG = {200: {"content": {"image/png": {}}}, 404: {"description": "unknown or not finished"}}
 
 
 @router.get("/{job_id}", response_model=ExplanationOut, responses={404: {"description": "unknown"}})
@@ -20,3 +24,38 @@ def get_explanation(job_id: uuid.UUID, session: SessionDep) -> ExplanationOut:
     if job is None:
         raise NotFound(f"no explanation {job_id}")
     return ExplanationOut.of(job)
+
+
+@router.get("/{job_id}/heatmap.png", response_class=Response, responses=_PNG)
+def get_heatmap(
+    job_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    state: StateDep,
+    options: Annotated[HeatmapOptions, Query()],
+) -> Response:
+    """The archived overlay, or a new rendering when any option is given."""
+    if request.query_params:
+        png = explanations.heatmap_png(session, state.registry, job_id, options)
+    else:
+        png = explanations.stored_rendering(session, job_id, kind="heatmap")
+    return Response(png, media_type="image/png")
+
+
+@router.get("/{job_id}/waterfall.png", response_class=Response, responses=_PNG)
+def get_waterfall(job_id: uuid.UUID, session: SessionDep) -> Response:
+    png = explanations.stored_rendering(session, job_id, kind="waterfall")
+    return Response(png, media_type="image/png")
+
+
+@router.get(
+    "/{job_id}/attributions",
+    response_class=Response,
+    responses={200: {"content": {"application/x-npy": {}}}, 404: {"description": "unknown"}},
+)
+def get_attributions(job_id: uuid.UUID, session: SessionDep) -> Response:
+    """The raw attribution array as a NumPy ``.npy`` file; its SHA-256 is the ETag."""
+    data, sha256 = explanations.attributions_npy(session, job_id)
+    headers = {"ETag": f'"{sha256}"',
+               "Content-Disposition": f'attachment; filename="{job_id}.npy"'}
+    return Response(data, media_type="application/x-npy", headers=headers)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Literal
 
-from services.api.deps import StateDep
+from fastapi import APIRouter, Response
+
+from services.api.deps import SessionDep, StateDep
+from services.api.explanations import model_summary_png
 from services.api.schemas import ModelOut
 from shared.methods import supported_methods
 
@@ -25,3 +28,22 @@ def list_models(state: StateDep) -> list[ModelOut]:
         )
         for b in state.registry.all()
     ]
+
+
+@router.get(
+    "/{name}/{version}/summary.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, 404: {"description": "none archived"}},
+)
+def get_summary(
+    name: str,
+    version: str,
+    session: SessionDep,
+    state: StateDep,
+    method: str = "tree_shap",
+    kind: Literal["beeswarm", "bar"] = "beeswarm",
+) -> Response:
+    """Global SHAP summary of a tabular model over its archived explanations."""
+    png = model_summary_png(session, state.registry, name=name, version=version, method=method,
+                            kind=kind)
+    return Response(png, media_type="image/png")

@@ -7,8 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 
 from services.api import metrics
+from services.api.explanations import prediction_events
 from services.api.deps import AppState, SessionDep, StateDep
 from services.api.errors import NotFound
 from services.api.predictions import create_prediction
@@ -91,3 +93,24 @@ def get_prediction(prediction_id: uuid.UUID, session: SessionDep) -> PredictionO
     if prediction is None:
         raise NotFound(f"no prediction {prediction_id}")
     return PredictionOut.of(prediction)
+
+
+@router.get(
+    "/{prediction_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, 404: _PROBLEMS[404]},
+)
+async def get_prediction_events(prediction_id: uuid.UUID, state: StateDep) -> StreamingResponse:
+    """Server-Sent Events: a ``job`` event for each status change, then ``done``."""
+    stream = prediction_events(state.sessions, prediction_id)
+    first = await anext(stream)  # a 404 must be raised before the stream starts
+
+    async def events():  # type: ignore[no-untyped-def]
+        yield first
+        async for event in stream:
+            yield event
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,97 @@
+"""Preprocessing of images, DICOM and tabular cases (pure functions, no I/O)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from PIL import Image
+
+from services.api.errors import InvalidInput, UnsupportedMediaType
+from services.api.preprocess.image import prepare_image, sniff_media_type
+from services.api.preprocess.tabular import prepare_tabular
+from shared.bundles.manifest import Feature, ImageInput, TabularInput
+from tests.support import inputs
+
+GRAY = ImageInput(height=16, width=16, channels=1, mean=(0.0,), std=(1.0,))
+RGB = ImageInput(height=16, width=16, channels=3, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+
+
+def png(array: np.ndarray, mode: str | None = None) -> bytes:
+    return inputs.png_bytes(Image.fromarray(array, mode=mode) if mode else Image.fromarray(array))
+
+
+def test_formats_are_recognised_by_magic_bytes_not_names() -> None:
+    assert sniff_media_type(inputs.gray_png()) == "image/png"
+    assert sniff_media_type(inputs.jpeg()) == "image/jpeg"
+    assert sniff_media_type(inputs.ct_small()) == "application/dicom"
+    for fmt in ("TIFF", "GIF", "BMP"):
+        with pytest.raises(UnsupportedMediaType):
+            sniff_media_type(inputs.other_format(fmt))
+
+
+def test_8bit_and_16bit_images_scale_by_their_bit_depth() -> None:
+    flat8 = prepare_image(png(np.full((16, 16), 51, np.uint8)), GRAY, max_pixels=10**6)
+    assert_allclose(flat8.tensor, np.full((1, 1, 16, 16), 0.2), atol=1e-6)
+    flat16 = prepare_image(png(np.full((16, 16), 13107, np.uint16)), GRAY, max_pixels=10**6)
+    assert_allclose(flat16.tensor, np.full((1, 1, 16, 16), 0.2), atol=1e-6)
+
+
+def test_transparent_pixels_are_composited_over_black() -> None:
+    rgba = np.zeros((16, 16, 4), np.uint8)
+    rgba[..., :3] = 255
+    rgba[:8, :, 3] = 255  # top half opaque white, bottom half fully transparent white
+    tensor = prepare_image(png(rgba, "RGBA"), GRAY, max_pixels=10**6).tensor[0, 0]
+    assert_allclose(tensor[:8], 1.0, atol=1e-6)
+    assert_allclose(tensor[8:], 0.0, atol=1e-6)
+
+
+def test_resize_and_normalisation_and_channel_replication() -> None:
+    prepared = prepare_image(png(np.full((40, 30), 255, np.uint8)), RGB, max_pixels=10**6)
+    assert prepared.tensor.shape == (1, 3, 16, 16) and prepared.tensor.dtype == np.float32
+    assert_allclose(prepared.tensor, 1.0, atol=1e-6)  # (1 - 0.5) / 0.5
+    assert prepared.steps["resize"] == {"from": [40, 30], "to": [16, 16], "method": "bilinear"}
+    assert prepared.steps["grayscale"] == "replicated to 3 channels"
+
+
+def test_pixel_cap_is_checked_before_decoding() -> None:
+    with pytest.raises(InvalidInput, match="over the cap"):
+        prepare_image(inputs.png_bomb(2000), GRAY, max_pixels=1_000_000)
+
+
+def test_dicom_applies_modality_lut_and_inverts_monochrome1() -> None:
+    import pydicom
+
+    prepared = prepare_image(inputs.ct_small(), GRAY, max_pixels=10**6)
+    assert prepared.steps["modality_lut"] == {"slope": 1.0, "intercept": -1024.0}
+    dataset = pydicom.dcmread(io.BytesIO(inputs.ct_small()))
+    dataset.PhotometricInterpretation = "MONOCHROME1"
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    inverted = prepare_image(buffer.getvalue(), GRAY, max_pixels=10**6)
+    assert inverted.steps["inverted"] == "MONOCHROME1"
+    assert_allclose(inverted.tensor, 1.0 - prepared.tensor, atol=1e-5)
+
+
+SPEC = TabularInput(features=(
+    Feature(name="age", minimum=0, maximum=120),
+    Feature(name="dose", minimum=0.5, maximum=2.0),
+))
+
+
+def test_tabular_case_becomes_a_row_in_manifest_order() -> None:
+    prepared = prepare_tabular({"dose": 1, "age": 40.5}, SPEC)
+    assert_allclose(prepared.tensor, [[40.5, 1.0]])
+    assert prepared.raw == b'{"age":40.5,"dose":1.0}'
+
+
+def test_tabular_errors_are_all_reported_with_their_fields() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        prepare_tabular({"age": True, "dose": 9.0, "weight": 1}, SPEC)
+    reasons = {e["field"]: e["reason"] for e in caught.value.errors}
+    assert set(reasons) == {"features.age", "features.dose", "features.weight"}
+    assert "number" in reasons["features.age"]
+    assert "outside the valid range" in reasons["features.dose"]
+    assert reasons["features.weight"] == "unknown feature"
