@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.bundles.registry import UnknownModel
+from shared.preprocess.errors import InputError, UnsupportedInput
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -27,33 +28,9 @@ class Problem(Exception):
         self.errors = errors or []
 
 
-class InvalidInput(Problem):
-    status = 422
-    title = "Invalid input"
-
-    @classmethod
-    def field(cls, field: str, reason: str) -> InvalidInput:
-        return cls(f"{field}: {reason}", errors=[{"field": field, "reason": reason}])
-
-
-class UnsupportedMediaType(Problem):
-    status = 415
-    title = "Unsupported media type"
-
-
-class PayloadTooLarge(Problem):
-    status = 413
-    title = "Payload too large"
-
-
 class NotFound(Problem):
     status = 404
     title = "Not found"
-
-
-class ServiceUnavailable(Problem):
-    status = 503
-    title = "Service unavailable"
 
 
 def problem_response(
@@ -74,6 +51,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc.status, exc.title, exc.detail, exc.errors)
+
+    @app.exception_handler(InputError)
+    async def _input(_: Request, exc: InputError) -> JSONResponse:
+        return problem_response(422, "Invalid input", exc.detail, exc.errors)
+
+    @app.exception_handler(UnsupportedInput)
+    async def _media(_: Request, exc: UnsupportedInput) -> JSONResponse:
+        return problem_response(415, "Unsupported media type", str(exc))
 
     @app.exception_handler(UnknownModel)
     async def _unknown_model(_: Request, exc: UnknownModel) -> JSONResponse:

@@ -13,14 +13,14 @@ from importlib.metadata import version
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.api.errors import InvalidInput
-from services.api.preprocess.prepared import PreparedInput
 from services.api.runtime import ModelRuntime
 from shared.bundles.registry import Bundle
 from shared.db import repository
 from shared.db.models import ExplanationJob, JobStatus, Prediction
 from shared.hashing import canonical_json, pseudonymise, sha256_hex
 from shared.methods import supported_methods
+from shared.preprocess.errors import InputError
+from shared.preprocess.prepared import PreparedInput
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def resolve_methods(bundle: Bundle, requested: list[str] | None) -> list[str]:
         return [m for m in bundle.manifest.explanations.default_methods if m in supported]
     unsupported = [m for m in requested if m not in supported]
     if unsupported:
-        raise InvalidInput.field(
+        raise InputError.field(
             "methods",
             f"{', '.join(unsupported)} not supported by {bundle.name}/{bundle.version}; "
             f"supported: {', '.join(supported)}",
@@ -97,9 +97,7 @@ def create_prediction(
                 input_sha256=repository.put_blob(
                     session, data=prepared.raw, media_type=prepared.media_type
                 ),
-                tensor_sha256=repository.put_blob(
-                    session, data=prepared.tensor_npy(), media_type="application/x-npy"
-                ),
+                tensor_sha256=sha256_hex(prepared.tensor_npy()),
                 preprocessing=prepared.steps,
                 label=diagnosis.label,
                 probability=diagnosis.probability,
@@ -136,7 +134,7 @@ def create_prediction(
 
 def _replay(existing: Prediction, fingerprint: str) -> PredictionOutcome:
     if existing.request_fingerprint != fingerprint:
-        raise InvalidInput.field(
+        raise InputError.field(
             "Idempotency-Key", "already used for a different request (model, input or methods)"
         )
     return PredictionOutcome(prediction=existing, replayed=True)

@@ -10,13 +10,13 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
-from services.api.errors import InvalidInput, UnsupportedMediaType
 from services.api.predictions import PredictionRequest
-from services.api.preprocess.image import prepare_image
-from services.api.preprocess.tabular import prepare_tabular
 from services.api.schemas import TabularPredictionBody
 from shared.bundles.manifest import ImageInput, TabularInput
 from shared.bundles.registry import Registry
+from shared.preprocess.errors import InputError, UnsupportedInput
+from shared.preprocess.image import prepare_image
+from shared.preprocess.tabular import prepare_tabular
 
 MAX_FORM_FIELDS = 32
 
@@ -29,7 +29,7 @@ async def parse_prediction_request(
         return await _from_multipart(request, registry, max_pixels, idempotency_key)
     if content_type == "application/json":
         return _from_json(await request.body(), registry, idempotency_key)
-    raise UnsupportedMediaType(
+    raise UnsupportedInput(
         "send multipart/form-data (image file) or application/json (tabular features)"
     )
 
@@ -38,7 +38,7 @@ def _from_json(body: bytes, registry: Registry, key: str | None) -> PredictionRe
     try:
         payload = json.loads(body, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
-        raise InvalidInput.field("body", f"invalid JSON: {str(exc)[:200]}") from None
+        raise InputError.field("body", f"invalid JSON: {str(exc)[:200]}") from None
     try:
         parsed = TabularPredictionBody.model_validate(payload)
     except ValidationError as exc:
@@ -46,13 +46,13 @@ def _from_json(body: bytes, registry: Registry, key: str | None) -> PredictionRe
             {"field": ".".join(str(p) for p in e["loc"]) or "body", "reason": e["msg"]}
             for e in exc.errors()
         ]
-        raise InvalidInput(
+        raise InputError(
             "; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors=errors
         ) from None
     bundle = registry.get(parsed.model, parsed.version)
     spec = bundle.manifest.input
     if not isinstance(spec, TabularInput):
-        raise InvalidInput.field("model", f"{bundle.name} takes an image: send multipart/form-data")
+        raise InputError.field("model", f"{bundle.name} takes an image: send multipart/form-data")
     return PredictionRequest(
         bundle=bundle,
         prepared=prepare_tabular(parsed.features, spec),
@@ -68,12 +68,12 @@ async def _from_multipart(
     try:
         form = await request.form(max_files=1, max_fields=MAX_FORM_FIELDS)
     except MultiPartException as exc:
-        raise InvalidInput.field("body", f"malformed multipart body: {exc.message}") from None
+        raise InputError.field("body", f"malformed multipart body: {exc.message}") from None
     try:
         fields = _text_fields(form.multi_items())
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise InvalidInput.field("file", "missing: upload the image as the 'file' field")
+            raise InputError.field("file", "missing: upload the image as the 'file' field")
         data = await upload.read()
     finally:
         await form.close()
@@ -82,7 +82,7 @@ async def _from_multipart(
     bundle = registry.get(model, _single(fields, "version", required=False))
     spec = bundle.manifest.input
     if not isinstance(spec, ImageInput):
-        raise InvalidInput.field("model", f"{bundle.name} is tabular: send application/json")
+        raise InputError.field("model", f"{bundle.name} is tabular: send application/json")
     methods = [m for value in fields.get("methods", []) for m in value.split(",") if m.strip()]
     return PredictionRequest(
         bundle=bundle,
@@ -100,10 +100,10 @@ def _text_fields(items: list[tuple[str, Any]]) -> dict[str, list[str]]:
     fields: dict[str, list[str]] = {}
     for name, value in items:
         if name not in _KNOWN_FIELDS:
-            raise InvalidInput.field(name, "unknown form field")
+            raise InputError.field(name, "unknown form field")
         if name != "file":
             if not isinstance(value, str):
-                raise InvalidInput.field(name, "must be a text field, not a file")
+                raise InputError.field(name, "must be a text field, not a file")
             fields.setdefault(name, []).append(value)
     return fields
 
@@ -111,10 +111,10 @@ def _text_fields(items: list[tuple[str, Any]]) -> dict[str, list[str]]:
 def _single(fields: dict[str, list[str]], name: str, *, required: bool) -> str | None:
     values = fields.get(name, [])
     if len(values) > 1:
-        raise InvalidInput.field(name, "given more than once")
+        raise InputError.field(name, "given more than once")
     if not values or not values[0].strip():
         if required:
-            raise InvalidInput.field(name, "missing")
+            raise InputError.field(name, "missing")
         return None
     return values[0].strip()
 

@@ -25,6 +25,7 @@ from shared.bundles.registry import UnknownModel
 from shared.db import jobs, repository
 from shared.db.models import ExplanationJob, ExplanationResult, Prediction
 from shared.hashing import sha256_hex
+from shared.preprocess import NotReproducible, reproduce_tensor
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def run_job(*, job_id: uuid.UUID, context: WorkerContext) -> None:
         return
     try:
         result = _compute(job_id=job_id, context=context)
-    except (ExplainerError, UnknownModel) as exc:
+    except (ExplainerError, UnknownModel, NotReproducible) as exc:
         with context.sessions.begin() as session:
             jobs.fail(session, job_id=job_id, attempt=attempt, reason=str(exc))
         log.warning("job %s failed: %s", job_id, exc)
@@ -89,11 +90,16 @@ def _compute(*, job_id: uuid.UUID, context: WorkerContext) -> dict[str, Any]:
         job = repository.get_job(session, job_id)
         assert job is not None, "a claimed job exists"
         prediction = job.prediction
-        tensor_blob = repository.get_blob(session, prediction.tensor_sha256)
-        assert tensor_blob is not None, "the prediction's tensor is archived with it"
-        x = np.load(io.BytesIO(tensor_blob.data), allow_pickle=False)
+        stored = repository.get_blob(session, prediction.input_sha256)
+        assert stored is not None, "the prediction's input is archived with it"
     model = context.models.load(
         name=prediction.model_name, version=prediction.model_version, sha256=prediction.model_sha256
+    )
+    x = reproduce_tensor(
+        stored.data,
+        model.manifest,
+        expected_sha256=prediction.tensor_sha256,
+        max_pixels=context.settings.max_image_pixels,
     )
     explainer = get_explainer(job.method)
     if not explainer.supports(model.manifest):

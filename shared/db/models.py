@@ -87,7 +87,9 @@ class Prediction(Base):
     input_kind: Mapped[str] = mapped_column(String(16))
     input_media_type: Mapped[str] = mapped_column(String(100))
     input_sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
-    tensor_sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    tensor_sha256: Mapped[str] = mapped_column(
+        String(64), comment="SHA-256 of the model input (.npy), re-derived and checked by workers"
+    )
     preprocessing: Mapped[dict[str, Any]]
     label: Mapped[str] = mapped_column(String(128))
     probability: Mapped[float]

@@ -64,8 +64,11 @@ def raw_json(text: str) -> dict[str, Any]:
 CASES: dict[str, tuple[Callable[[], dict[str, Any]], int, str]] = {
     # name: (request kwargs, status, field or reason that the problem must name)
     "body over the cap": (lambda: image(b"\x89PNG\r\n\x1a\n" + b"0" * (10 * CAP)), 413, "limit"),
-    "text/plain": (lambda: {"content": b"hello", "headers": {"content-type": "text/plain"}},
-                   415, "multipart"),
+    "text/plain": (
+        lambda: {"content": b"hello", "headers": {"content-type": "text/plain"}},
+        415,
+        "multipart",
+    ),
     "no content type": (lambda: {"content": b"{}"}, 415, "multipart"),
     "TIFF renamed": (lambda: image(inputs.other_format("TIFF")), 415, "PNG, JPEG or DICOM"),
     "GIF renamed": (lambda: image(inputs.other_format("GIF")), 415, "PNG, JPEG or DICOM"),
@@ -76,33 +79,57 @@ CASES: dict[str, tuple[Callable[[], dict[str, Any]], int, str]] = {
     "DICOM without pixels": (lambda: image(inputs.dicom_variant(drop_pixels=True)), 422, "file"),
     "DICOM absurd rows": (lambda: image(inputs.dicom_variant(rows=60000)), 422, "file"),
     "DICOM preamble only": (lambda: image(b"\0" * 128 + b"DICM" + b"\x02\x00"), 422, "file"),
-    "missing file": (lambda: {"data": {"model": "tiny-cnn"}, "files": {"x": ("a", b"1")}},
-                     422, "x"),
+    "missing file": (
+        lambda: {"data": {"model": "tiny-cnn"}, "files": {"x": ("a", b"1")}},
+        422,
+        "x",
+    ),
     "unknown form field": (lambda: image(inputs.gray_png(), colour="red"), 422, "colour"),
-    "image to tabular model": (lambda: {**image(inputs.gray_png()),
-                                        "data": {"model": "tiny-gbt"}}, 422, "model"),
+    "image to tabular model": (
+        lambda: {**image(inputs.gray_png()), "data": {"model": "tiny-gbt"}},
+        422,
+        "model",
+    ),
     "unknown model": (lambda: image(inputs.gray_png(), model="nope"), 404, "model"),
     "unknown version": (lambda: image(inputs.gray_png(), version="v9"), 404, "model"),
-    "unsupported method": (lambda: image(inputs.gray_png(), methods="tree_shap"), 422,
-                           "methods"),
-    "missing feature": (lambda: {"json": {"model": "tiny-gbt", "features": {
-        k: v for k, v in breast_cancer_case(3).items() if k != "mean radius"}}},
-        422, "features.mean radius"),
+    "unsupported method": (lambda: image(inputs.gray_png(), methods="tree_shap"), 422, "methods"),
+    "missing feature": (
+        lambda: {
+            "json": {
+                "model": "tiny-gbt",
+                "features": {k: v for k, v in breast_cancer_case(3).items() if k != "mean radius"},
+            }
+        },
+        422,
+        "features.mean radius",
+    ),
     "unknown feature": (lambda: tabular(shoe_size=42.0), 422, "features.shoe_size"),
     "non-numeric feature": (lambda: tabular(**{"mean area": "large"}), 422, "features.mean area"),
     "boolean feature": (lambda: tabular(**{"mean area": True}), 422, "features.mean area"),
-    "NaN token": (lambda: raw_json(json.dumps(tabular(**{"mean area": float("nan")})["json"])),
-                  422, "body"),
-    "Infinity token": (lambda: raw_json(json.dumps(tabular(
-        **{"mean area": float("inf")})["json"])), 422, "body"),
+    "NaN token": (
+        lambda: raw_json(json.dumps(tabular(**{"mean area": float("nan")})["json"])),
+        422,
+        "body",
+    ),
+    "Infinity token": (
+        lambda: raw_json(json.dumps(tabular(**{"mean area": float("inf")})["json"])),
+        422,
+        "body",
+    ),
     "out of range": (lambda: tabular(**{"mean radius": -3.0}), 422, "features.mean radius"),
-    "features not an object": (lambda: {"json": {"model": "tiny-gbt", "features": [1, 2]}},
-                               422, "features"),
+    "features not an object": (
+        lambda: {"json": {"model": "tiny-gbt", "features": [1, 2]}},
+        422,
+        "features",
+    ),
     "unknown top-level key": (lambda: {"json": {**tabular()["json"], "extra": 1}}, 422, "extra"),
     "invalid JSON": (lambda: raw_json('{"model": '), 422, "body"),
     "deeply nested JSON": (lambda: raw_json("[" * 100_000 + "]" * 100_000), 422, "body"),
-    "tabular to image model": (lambda: {"json": {"model": "tiny-cnn", "features": {}}}, 422,
-                               "model"),
+    "tabular to image model": (
+        lambda: {"json": {"model": "tiny-cnn", "features": {}}},
+        422,
+        "model",
+    ),
 }
 
 

@@ -124,19 +124,25 @@ def test_idempotency_key_returns_the_first_result_and_creates_nothing(
 ) -> None:
     data = inputs.gray_png(48)
     headers = {"Idempotency-Key": "retry-me-1"}
-    first = client.post("/v1/predictions", files={"file": ("a", data)},
-                        data={"model": "tiny-cnn"}, headers=headers)
+    first = client.post(
+        "/v1/predictions", files={"file": ("a", data)}, data={"model": "tiny-cnn"}, headers=headers
+    )
     with sessions() as session:
         count = session.scalar(select(func.count()).select_from(Prediction))
-    second = client.post("/v1/predictions", files={"file": ("a", data)},
-                         data={"model": "tiny-cnn"}, headers=headers)
+    second = client.post(
+        "/v1/predictions", files={"file": ("a", data)}, data={"model": "tiny-cnn"}, headers=headers
+    )
     assert first.status_code == second.status_code == 201
     assert second.json() == first.json()
     assert second.headers["idempotent-replayed"] == "true"
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Prediction)) == count
-    other = client.post("/v1/predictions", files={"file": ("b", inputs.gray_png(40))},
-                        data={"model": "tiny-cnn"}, headers=headers)
+    other = client.post(
+        "/v1/predictions",
+        files={"file": ("b", inputs.gray_png(40))},
+        data={"model": "tiny-cnn"},
+        headers=headers,
+    )
     assert other.status_code == 422
     assert other.json()["errors"][0]["field"] == "Idempotency-Key"
 

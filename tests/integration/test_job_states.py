@@ -33,12 +33,24 @@ def new_job(sessions: sessionmaker[Session]) -> uuid.UUID:
     with sessions.begin() as session:
         blob = repository.put_blob(session, data=uuid.uuid4().bytes, media_type="x/test")
         job = ExplanationJob(method="saliency", parameters={}, target=0, seed=1)
-        session.add(Prediction(
-            model_name="m", model_version="v", model_sha256="0" * 64, input_kind="image",
-            input_media_type="image/png", input_sha256=blob, tensor_sha256=blob,
-            preprocessing={}, label="a", probability=1.0, probabilities={"a": 1.0},
-            request_fingerprint="f", runtime_versions={}, jobs=[job],
-        ))
+        session.add(
+            Prediction(
+                model_name="m",
+                model_version="v",
+                model_sha256="0" * 64,
+                input_kind="image",
+                input_media_type="image/png",
+                input_sha256=blob,
+                tensor_sha256=blob,
+                preprocessing={},
+                label="a",
+                probability=1.0,
+                probabilities={"a": 1.0},
+                request_fingerprint="f",
+                runtime_versions={},
+                jobs=[job],
+            )
+        )
         session.flush()
         return job.id
 
@@ -57,9 +69,17 @@ def status(sessions: sessionmaker[Session], job_id: uuid.UUID) -> ExplanationJob
 
 def result_for(job_id: uuid.UUID, blob: str) -> ExplanationResult:
     return ExplanationResult(
-        job_id=job_id, model_sha256="0" * 64, attributions_sha256=blob, attributions_shape=[1],
-        attributions_dtype="float32", baseline={}, parameters={}, quality={}, summary={},
-        library_versions={}, compute_ms=1.0,
+        job_id=job_id,
+        model_sha256="0" * 64,
+        attributions_sha256=blob,
+        attributions_shape=[1],
+        attributions_dtype="float32",
+        baseline={},
+        parameters={},
+        quality={},
+        summary={},
+        library_versions={},
+        compute_ms=1.0,
     )
 
 
@@ -82,8 +102,11 @@ def test_an_expired_lease_lets_another_worker_claim_and_fences_the_first(
         assert not jobs.fail(session, job_id=job_id, attempt=1, reason="stale")
         assert jobs.succeed(session, job_id=job_id, attempt=2, result=result_for(job_id, blob))
     with sessions() as session:
-        count = session.scalar(select(func.count()).select_from(ExplanationResult)
-                               .where(ExplanationResult.job_id == job_id))
+        count = session.scalar(
+            select(func.count())
+            .select_from(ExplanationResult)
+            .where(ExplanationResult.job_id == job_id)
+        )
     assert count == 1
     assert status(sessions, job_id).status is JobStatus.succeeded
     assert claim(sessions, job_id) is None
@@ -94,15 +117,18 @@ def test_release_requeues_until_attempts_are_spent(sessions: sessionmaker[Sessio
     for attempt in (1, 2):
         assert claim(sessions, job_id) == attempt
         with sessions.begin() as session:
-            new = jobs.release(session, job_id=job_id, attempt=attempt, reason="boom",
-                               max_attempts=3)
+            new = jobs.release(
+                session, job_id=job_id, attempt=attempt, reason="boom", max_attempts=3
+            )
         assert new is JobStatus.queued
     assert claim(sessions, job_id) == 3
     with sessions.begin() as session:
-        assert jobs.release(session, job_id=job_id, attempt=3, reason="boom",
-                            max_attempts=3) is JobStatus.failed
+        assert (
+            jobs.release(session, job_id=job_id, attempt=3, reason="boom", max_attempts=3)
+            is JobStatus.failed
+        )
     job = status(sessions, job_id)
-    assert job.status is JobStatus.failed and "gave up after 3 attempts: boom" == job.last_error
+    assert job.status is JobStatus.failed and job.last_error == "gave up after 3 attempts: boom"
 
 
 def test_expire_leases_requeues_or_fails(sessions: sessionmaker[Session]) -> None:

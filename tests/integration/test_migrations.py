@@ -14,7 +14,9 @@ from shared.db.models import Base
 
 
 @pytest.mark.parametrize("backend", ["postgres", "sqlite"])
-def test_migrations_match_models(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+def test_migrations_match_models(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     if backend == "postgres":
         url = request.getfixturevalue("pg_url")
     else:

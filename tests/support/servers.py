@@ -68,16 +68,34 @@ def _private_postgres(bindir: Path) -> Iterator[str]:
         shutil.chown(folder, "postgres")
         run_as = ["runuser", "-u", "postgres", "--"]
     data = folder / "data"
-    subprocess.run([*run_as, str(bindir / "initdb"), "-A", "trust", "-U", "postgres", "-D",
-                    str(data)], check=True, capture_output=True)
-    subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l",
-                    str(folder / "log"), "-o", f"-p {port} -k {folder} -h 127.0.0.1", "start"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [*run_as, str(bindir / "initdb"), "-A", "trust", "-U", "postgres", "-D", str(data)],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *run_as,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(folder / "log"),
+            "-o",
+            f"-p {port} -k {folder} -h 127.0.0.1",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                        "stop"], capture_output=True)
+        subprocess.run(
+            [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -113,8 +131,17 @@ class RedisServer:
         """(Re)start empty on the same port: Redis runs without persistence here."""
         self.stop()
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"],
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
             stdout=subprocess.DEVNULL,
         )
         _wait_port(self.port)

@@ -15,7 +15,9 @@ from shared.methods import supported_methods
 
 def manifest(name: str = "m", version: str = "v1", **changes: object) -> Manifest:
     values: dict[str, object] = {
-        "name": name, "version": version, "task": "image-classification",
+        "name": name,
+        "version": version,
+        "task": "image-classification",
         "input": ImageInput(height=8, width=8),
         "output": Output(name="logits", kind="logits", labels=("a", "b")),
     }
@@ -79,7 +81,5 @@ def test_a_folder_must_match_its_manifest(tmp_path: Path) -> None:
 
 def test_method_support_follows_the_manifest() -> None:
     assert "gradcam" not in supported_methods(manifest())
-    assert "gradcam" in supported_methods(
-        manifest(explanations={"gradcam_layer": "/conv/Conv"})
-    )
+    assert "gradcam" in supported_methods(manifest(explanations={"gradcam_layer": "/conv/Conv"}))
     assert "tree_shap" not in supported_methods(manifest())

@@ -61,6 +61,10 @@ def test_docker_compose_parses_the_file() -> None:
     env = {"POSTGRES_PASSWORD": "x", "XAI_CASE_REF_KEY": "y" * 32, "PATH": "/usr/bin:/bin"}
     result = subprocess.run(
         ["docker-compose", "-f", "docker-compose.yml", "config", "--quiet"],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr

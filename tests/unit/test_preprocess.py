@@ -9,10 +9,10 @@ import pytest
 from numpy.testing import assert_allclose
 from PIL import Image
 
-from services.api.errors import InvalidInput, UnsupportedMediaType
-from services.api.preprocess.image import prepare_image, sniff_media_type
-from services.api.preprocess.tabular import prepare_tabular
 from shared.bundles.manifest import Feature, ImageInput, TabularInput
+from shared.preprocess.errors import InputError, UnsupportedInput
+from shared.preprocess.image import prepare_image, sniff_media_type
+from shared.preprocess.tabular import prepare_tabular
 from tests.support import inputs
 
 GRAY = ImageInput(height=16, width=16, channels=1, mean=(0.0,), std=(1.0,))
@@ -28,7 +28,7 @@ def test_formats_are_recognised_by_magic_bytes_not_names() -> None:
     assert sniff_media_type(inputs.jpeg()) == "image/jpeg"
     assert sniff_media_type(inputs.ct_small()) == "application/dicom"
     for fmt in ("TIFF", "GIF", "BMP"):
-        with pytest.raises(UnsupportedMediaType):
+        with pytest.raises(UnsupportedInput):
             sniff_media_type(inputs.other_format(fmt))
 
 
@@ -57,7 +57,7 @@ def test_resize_and_normalisation_and_channel_replication() -> None:
 
 
 def test_pixel_cap_is_checked_before_decoding() -> None:
-    with pytest.raises(InvalidInput, match="over the cap"):
+    with pytest.raises(InputError, match="over the cap"):
         prepare_image(inputs.png_bomb(2000), GRAY, max_pixels=1_000_000)
 
 
@@ -75,10 +75,12 @@ def test_dicom_applies_modality_lut_and_inverts_monochrome1() -> None:
     assert_allclose(inverted.tensor, 1.0 - prepared.tensor, atol=1e-5)
 
 
-SPEC = TabularInput(features=(
-    Feature(name="age", minimum=0, maximum=120),
-    Feature(name="dose", minimum=0.5, maximum=2.0),
-))
+SPEC = TabularInput(
+    features=(
+        Feature(name="age", minimum=0, maximum=120),
+        Feature(name="dose", minimum=0.5, maximum=2.0),
+    )
+)
 
 
 def test_tabular_case_becomes_a_row_in_manifest_order() -> None:
@@ -88,7 +90,7 @@ def test_tabular_case_becomes_a_row_in_manifest_order() -> None:
 
 
 def test_tabular_errors_are_all_reported_with_their_fields() -> None:
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(InputError) as caught:
         prepare_tabular({"age": True, "dose": 9.0, "weight": 1}, SPEC)
     reasons = {e["field"]: e["reason"] for e in caught.value.errors}
     assert set(reasons) == {"features.age", "features.dose", "features.weight"}

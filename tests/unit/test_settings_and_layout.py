@@ -17,7 +17,8 @@ def test_env_example_lists_every_setting_with_its_default() -> None:
     lines = (ROOT / "deploy" / "env.example").read_text().splitlines()
     entries = {
         line.split("=", 1)[0]: line.split("=", 1)[1].split("#")[0].strip()
-        for line in lines if line.startswith("XAI_")
+        for line in lines
+        if line.startswith("XAI_")
     }
     assert set(entries) == {f"XAI_{name.upper()}" for name in Settings.model_fields}
     defaults = Settings(case_ref_key="x" * 32)

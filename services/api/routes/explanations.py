@@ -36,7 +36,9 @@ def get_heatmap(
 ) -> Response:
     """The archived overlay, or a new rendering when any option is given."""
     if request.query_params:
-        png = explanations.heatmap_png(session, state.registry, job_id, options)
+        png = explanations.heatmap_png(
+            session, state.registry, job_id, options, max_pixels=state.settings.max_image_pixels
+        )
     else:
         png = explanations.stored_rendering(session, job_id, kind="heatmap")
     return Response(png, media_type="image/png")
@@ -56,6 +58,5 @@ def get_waterfall(job_id: uuid.UUID, session: SessionDep) -> Response:
 def get_attributions(job_id: uuid.UUID, session: SessionDep) -> Response:
     """The raw attribution array as a NumPy ``.npy`` file; its SHA-256 is the ETag."""
     data, sha256 = explanations.attributions_npy(session, job_id)
-    headers = {"ETag": f'"{sha256}"',
-               "Content-Disposition": f'attachment; filename="{job_id}.npy"'}
+    headers = {"ETag": f'"{sha256}"', "Content-Disposition": f'attachment; filename="{job_id}.npy"'}
     return Response(data, media_type="application/x-npy", headers=headers)

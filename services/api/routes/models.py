@@ -44,6 +44,7 @@ def get_summary(
     kind: Literal["beeswarm", "bar"] = "beeswarm",
 ) -> Response:
     """Global SHAP summary of a tabular model over its archived explanations."""
-    png = model_summary_png(session, state.registry, name=name, version=version, method=method,
-                            kind=kind)
+    png = model_summary_png(
+        session, state.registry, name=name, version=version, method=method, kind=kind
+    )
     return Response(png, media_type="image/png")

@@ -10,9 +10,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from services.api import metrics
-from services.api.explanations import prediction_events
 from services.api.deps import AppState, SessionDep, StateDep
 from services.api.errors import NotFound
+from services.api.explanations import prediction_events
 from services.api.predictions import create_prediction
 from services.api.requests import parse_prediction_request
 from services.api.schemas import ImagePredictionForm, PredictionOut, TabularPredictionBody
@@ -111,6 +111,7 @@ async def get_prediction_events(prediction_id: uuid.UUID, state: StateDep) -> St
             yield event
 
     return StreamingResponse(
-        events(), media_type="text/event-stream",
+        events(),
+        media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

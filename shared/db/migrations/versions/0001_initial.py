@@ -1,16 +1,14 @@
-"""initial record
+"""initial
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 21:09:05.090272
+Create Date: 2026-11-24 21:22:28.859299
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
-from shared.db.models import UTCDateTime
 
 revision = "0001"
 down_revision = None
@@ -26,20 +24,25 @@ def upgrade() -> None:
         sa.Column("media_type", sa.String(length=100), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("data", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("sha256"),
     )
     op.create_table(
         "predictions",
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("model_name", sa.String(length=64), nullable=False),
         sa.Column("model_version", sa.String(length=64), nullable=False),
         sa.Column("model_sha256", sa.String(length=64), nullable=False),
         sa.Column("input_kind", sa.String(length=16), nullable=False),
         sa.Column("input_media_type", sa.String(length=100), nullable=False),
         sa.Column("input_sha256", sa.String(length=64), nullable=False),
-        sa.Column("tensor_sha256", sa.String(length=64), nullable=False),
+        sa.Column(
+            "tensor_sha256",
+            sa.String(length=64),
+            nullable=False,
+            comment="SHA-256 of the model input (.npy), re-derived and checked by workers",
+        ),
         sa.Column("preprocessing", sa.JSON(), nullable=False),
         sa.Column("label", sa.String(length=128), nullable=False),
         sa.Column("probability", sa.Double(), nullable=False),
@@ -51,10 +54,6 @@ def upgrade() -> None:
         sa.Column("runtime_versions", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
             ["input_sha256"],
-            ["blobs.sha256"],
-        ),
-        sa.ForeignKeyConstraint(
-            ["tensor_sha256"],
             ["blobs.sha256"],
         ),
         sa.PrimaryKeyConstraint("id"),
@@ -90,12 +89,12 @@ def upgrade() -> None:
         ),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("publishes", sa.Integer(), nullable=False),
-        sa.Column("lease_until", UTCDateTime(), nullable=True),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("queued_at", UTCDateTime(), nullable=False),
-        sa.Column("published_at", UTCDateTime(), nullable=True),
-        sa.Column("started_at", UTCDateTime(), nullable=True),
-        sa.Column("finished_at", UTCDateTime(), nullable=True),
+        sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("device", sa.String(length=64), nullable=True),
         sa.Column("worker", sa.String(length=255), nullable=True),
         sa.ForeignKeyConstraint(
@@ -114,7 +113,7 @@ def upgrade() -> None:
         "explanation_results",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("job_id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("model_sha256", sa.String(length=64), nullable=False),
         sa.Column("attributions_sha256", sa.String(length=64), nullable=False),
         sa.Column("attributions_shape", sa.JSON(), nullable=False),

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from services.api.errors import InvalidInput
+from shared.preprocess.errors import InputError
 
 
 def decode_dicom(data: bytes, *, max_pixels: int) -> tuple[np.ndarray, dict[str, Any]]:
@@ -19,25 +19,25 @@ def decode_dicom(data: bytes, *, max_pixels: int) -> tuple[np.ndarray, dict[str,
     try:
         dataset = pydicom.dcmread(io.BytesIO(data))
     except (InvalidDicomError, EOFError, ValueError, TypeError, KeyError, OSError) as exc:
-        raise InvalidInput.field("file", f"malformed DICOM: {exc}") from None
+        raise InputError.field("file", f"malformed DICOM: {exc}") from None
     if "PixelData" not in dataset:
-        raise InvalidInput.field("file", "the DICOM file has no pixel data")
+        raise InputError.field("file", "the DICOM file has no pixel data")
     rows, columns = int(dataset.get("Rows", 0) or 0), int(dataset.get("Columns", 0) or 0)
     frames = int(dataset.get("NumberOfFrames", 1) or 1)
     if rows <= 0 or columns <= 0:
-        raise InvalidInput.field("file", "the DICOM file has no valid Rows/Columns")
+        raise InputError.field("file", "the DICOM file has no valid Rows/Columns")
     if rows * columns * frames > max_pixels:
-        raise InvalidInput.field(
+        raise InputError.field(
             "file", f"DICOM has {frames}x{rows}x{columns} pixels, over the cap of {max_pixels}"
         )
     if frames != 1:
-        raise InvalidInput.field("file", f"multi-frame DICOM ({frames} frames): send one frame")
+        raise InputError.field("file", f"multi-frame DICOM ({frames} frames): send one frame")
     photometric = str(dataset.get("PhotometricInterpretation", ""))
     try:
         pixels = dataset.pixel_array
     except Exception as exc:  # pydicom raises many types for bad or unsupported pixel data
         syntax = getattr(dataset.file_meta, "TransferSyntaxUID", "unknown")
-        raise InvalidInput.field(
+        raise InputError.field(
             "file", f"DICOM pixel data cannot be decoded (transfer syntax {syntax}): {exc}"
         ) from None
     steps: dict[str, Any] = {
@@ -49,7 +49,7 @@ def decode_dicom(data: bytes, *, max_pixels: int) -> tuple[np.ndarray, dict[str,
     if pixels.ndim == 3 and photometric in ("RGB", "YBR_FULL", "YBR_FULL_422"):
         return _scale_rgb(pixels, steps)
     if pixels.ndim != 2:
-        raise InvalidInput.field("file", f"unsupported DICOM pixel layout {pixels.shape}")
+        raise InputError.field("file", f"unsupported DICOM pixel layout {pixels.shape}")
     values = apply_modality_lut(pixels, dataset).astype(np.float64)
     steps["modality_lut"] = _modality_record(dataset)
     if "WindowCenter" in dataset and "WindowWidth" in dataset or "VOILUTSequence" in dataset:

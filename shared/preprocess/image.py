@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from services.api.errors import InvalidInput, UnsupportedMediaType
-from services.api.preprocess.dicom import decode_dicom
-from services.api.preprocess.prepared import PreparedInput
 from shared.bundles.manifest import ImageInput
+from shared.preprocess.dicom import decode_dicom
+from shared.preprocess.errors import InputError, UnsupportedInput
+from shared.preprocess.prepared import PreparedInput
 
 _PNG = b"\x89PNG\r\n\x1a\n"
 _JPEG = b"\xff\xd8\xff"
@@ -24,14 +24,14 @@ _DICOM_MAGIC_OFFSET = 128
 
 def sniff_media_type(data: bytes) -> str:
     if not data:
-        raise InvalidInput.field("file", "the file is empty")
+        raise InputError.field("file", "the file is empty")
     if data.startswith(_PNG):
         return "image/png"
     if data.startswith(_JPEG):
         return "image/jpeg"
     if data[_DICOM_MAGIC_OFFSET : _DICOM_MAGIC_OFFSET + 4] == b"DICM":
         return "application/dicom"
-    raise UnsupportedMediaType("the file is not PNG, JPEG or DICOM (Part 10 with preamble)")
+    raise UnsupportedInput("the file is not PNG, JPEG or DICOM (Part 10 with preamble)")
 
 
 def prepare_image(data: bytes, spec: ImageInput, *, max_pixels: int) -> PreparedInput:
@@ -62,14 +62,14 @@ def _decode_raster(data: bytes, *, max_pixels: int) -> tuple[np.ndarray, dict[st
             image = Image.open(io.BytesIO(data), formats=["PNG", "JPEG"])
             width, height = image.size
             if width * height > max_pixels:
-                raise InvalidInput.field(
+                raise InputError.field(
                     "file", f"image has {width}x{height} pixels, over the cap of {max_pixels}"
                 )
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InvalidInput.field("file", f"decompression bomb refused: {exc}") from None
+        raise InputError.field("file", f"decompression bomb refused: {exc}") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise InvalidInput.field("file", f"the image cannot be decoded: {exc}") from None
+        raise InputError.field("file", f"the image cannot be decoded: {exc}") from None
     steps: dict[str, Any] = {
         "decoder": f"Pillow {image.format}",
         "mode": image.mode,
@@ -93,7 +93,7 @@ def _pixels_from_mode(image: Image.Image, steps: dict[str, Any]) -> np.ndarray:
         array = np.asarray(image, dtype=np.float64)
         lo, hi = float(np.nanmin(array)), float(np.nanmax(array))
         if not (np.isfinite(lo) and np.isfinite(hi)):
-            raise InvalidInput.field("file", "the image holds non-finite values")
+            raise InputError.field("file", "the image holds non-finite values")
         steps["scale"] = "min-max (float image)"
         return ((array - lo) / (hi - lo if hi > lo else 1.0))[None].astype(np.float32)
     if mode in ("1", "L"):

@@ -8,16 +8,16 @@ from typing import Any
 
 import numpy as np
 
-from services.api.errors import InvalidInput
-from services.api.preprocess.prepared import PreparedInput
 from shared.bundles.manifest import TabularInput
 from shared.hashing import canonical_json
+from shared.preprocess.errors import InputError
+from shared.preprocess.prepared import PreparedInput
 
 
 def prepare_tabular(features: Any, spec: TabularInput) -> PreparedInput:
     """Every problem is reported at once, each naming its field (``features.<name>``)."""
     if not isinstance(features, dict):
-        raise InvalidInput.field("features", "must be an object of feature name -> number")
+        raise InputError.field("features", "must be an object of feature name -> number")
     errors: list[dict[str, str]] = []
     known = {f.name for f in spec.features}
     for name in features:
@@ -33,7 +33,7 @@ def prepare_tabular(features: Any, spec: TabularInput) -> PreparedInput:
         else:
             row.append(float(value))
     if errors:
-        raise InvalidInput("; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors=errors)
+        raise InputError("; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors=errors)
     ordered = {f.name: float(features[f.name]) for f in spec.features}
     return PreparedInput(
         kind="tabular",
