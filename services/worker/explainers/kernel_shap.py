@@ -1,0 +1,86 @@
+"""Kernel SHAP on the served ORT model.
+
+Lundberg & Lee, "A Unified Approach to Interpreting Model Predictions", NeurIPS 2017: Shapley
+values as the solution of a weighted linear regression over sampled feature coalitions, with
+absent features filled in from background rows (interventional expectation). It sees the model
+only through ORT, so it explains any tabular bundle; tree ensembles get exact TreeSHAP instead.
+
+The background is a seeded sample of the bundle's rows (``max_background``); each coalition
+costs one ORT row per background row. ``nsamples`` coalitions are drawn from numpy's global
+generator, seeded for the call and restored afterwards. With ``2**n_features - 2`` or more
+samples every coalition is enumerated and the result is exact. No L1 feature selection is
+applied (shap's default keeps only 10 features). ``link``: ``identity`` explains the served
+score (probability); ``logit`` explains the log-odds of its background expectation.
+
+Defaults: 2048 coalitions over 50 background rows. On the 30-feature breast-cancer GBT the
+largest error against exact interventional TreeSHAP (log-odds, same rows) was ~2 % of the
+largest value; 500 coalitions gave ~5 %, 8192 ~1 % at four times the cost.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from services.worker.explainers._tabular import (
+    background_rows,
+    checked_row,
+    effective_parameters,
+    explained_score,
+    library_versions,
+    numpy_global_seed,
+    score_function,
+)
+from services.worker.explainers.base import Attribution, ExplainerError, LoadedModel
+from shared.bundles.manifest import Manifest
+from shared.methods import METHODS
+
+DEFAULTS: dict[str, Any] = {"nsamples": 2048, "max_background": 50, "link": "identity"}
+
+
+class KernelShapExplainer:
+    name: ClassVar[str] = "kernel_shap"
+
+    def supports(self, manifest: Manifest) -> bool:
+        return METHODS[self.name].supports(manifest)
+
+    def explain(
+        self,
+        *,
+        model: LoadedModel,
+        x: np.ndarray,
+        target: int,
+        parameters: dict[str, Any],
+        seed: int,
+    ) -> Attribution:
+        """Kernel SHAP values ``[n_features]`` of class ``target`` for the row ``x [1, n]``."""
+        import shap
+
+        params = effective_parameters(DEFAULTS, parameters)
+        nsamples = params["nsamples"]
+        if not isinstance(nsamples, int) or nsamples < 1:
+            raise ExplainerError(f"nsamples must be a positive integer, not {nsamples!r}")
+        x = checked_row(model, x, target)
+        background = background_rows(model, max_rows=params["max_background"], seed=seed)
+        scores = score_function(model, target=target, link=params["link"])
+        with numpy_global_seed(seed):
+            explainer = shap.KernelExplainer(scores, background, link=params["link"])
+            raw = explainer.shap_values(x, nsamples=nsamples, l1_reg=False, silent=True)
+        values = np.asarray(raw, dtype=np.float64).reshape(-1)
+        expected = float(np.ravel(explainer.expected_value)[0])
+        explained = explained_score(scores, x, params["link"])
+        return Attribution(
+            method=self.name,
+            values=values,
+            target=target,
+            parameters=params,
+            model_sha256=model.bundle.sha256,
+            seed=seed,
+            baseline=expected,
+            quality={
+                "additivity_error": float(abs(expected + values.sum() - explained)),
+                "background_rows": float(len(background)),
+            },
+            library_versions=library_versions("shap", "onnxruntime"),
+        )

@@ -1,0 +1,90 @@
+"""Permutation SHAP on the served ORT model.
+
+Shapley values estimated by walking random feature orderings forward and backward (antithetic
+sampling; Štrumbelj & Kononenko, "Explaining prediction models and individual predictions with
+feature contributions", KAIS 2014; shap's ``PermutationExplainer``). Every walk telescopes from
+the background expectation to f(x), so the values add up exactly; one forward-and-back walk is
+already exact for models with at most pairwise interactions. Absent features are filled in from
+the bundle's background rows (``shap.maskers.Independent``, a seeded sample of at most
+``max_background`` rows). ``max_evals`` bounds the masked evaluations (each costs one ORT row per
+background row); by default 10 walks, ``10 * (2 * n_features + 1)``. ``link`` as in Kernel SHAP.
+
+Defaults: 10 walks over 50 background rows. On the 30-feature breast-cancer GBT the largest
+error against exact interventional TreeSHAP (log-odds, same rows) was ~6 % of the largest value
+(30 walks: ~3 %). The first call in a process also pays shap's numba compilation (~10 s here).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from services.worker.explainers._tabular import (
+    background_rows,
+    checked_row,
+    effective_parameters,
+    explained_score,
+    library_versions,
+    numpy_global_seed,
+    score_function,
+)
+from services.worker.explainers.base import Attribution, ExplainerError, LoadedModel
+from shared.bundles.manifest import Manifest
+from shared.methods import METHODS
+
+DEFAULTS: dict[str, Any] = {"max_evals": None, "max_background": 50, "link": "identity"}
+DEFAULT_WALKS = 10
+
+
+class PermutationShapExplainer:
+    name: ClassVar[str] = "permutation_shap"
+
+    def supports(self, manifest: Manifest) -> bool:
+        return METHODS[self.name].supports(manifest)
+
+    def explain(
+        self,
+        *,
+        model: LoadedModel,
+        x: np.ndarray,
+        target: int,
+        parameters: dict[str, Any],
+        seed: int,
+    ) -> Attribution:
+        """Permutation SHAP values ``[n_features]`` of class ``target`` for the row ``x [1, n]``."""
+        import shap
+
+        params = effective_parameters(DEFAULTS, parameters)
+        x = checked_row(model, x, target)
+        n_features = x.shape[1]
+        one_walk = 2 * n_features + 1
+        if params["max_evals"] is None:
+            params["max_evals"] = DEFAULT_WALKS * one_walk
+        max_evals = params["max_evals"]
+        if not isinstance(max_evals, int) or max_evals < one_walk:
+            raise ExplainerError(f"max_evals must be an integer of at least {one_walk} (one walk)")
+        background = background_rows(model, max_rows=params["max_background"], seed=seed)
+        scores = score_function(model, target=target, link=params["link"])
+        link = shap.links.logit if params["link"] == "logit" else shap.links.identity
+        masker = shap.maskers.Independent(background, max_samples=len(background))
+        with numpy_global_seed(seed):
+            explainer = shap.PermutationExplainer(scores, masker, link=link, seed=seed % 2**32)
+            result = explainer(x, max_evals=max_evals, silent=True)
+        values = np.asarray(result.values, dtype=np.float64).reshape(-1)
+        expected = float(np.ravel(result.base_values)[0])
+        explained = explained_score(scores, x, params["link"])
+        return Attribution(
+            method=self.name,
+            values=values,
+            target=target,
+            parameters=params,
+            model_sha256=model.bundle.sha256,
+            seed=seed,
+            baseline=expected,
+            quality={
+                "additivity_error": float(abs(expected + values.sum() - explained)),
+                "background_rows": float(len(background)),
+            },
+            library_versions=library_versions("shap", "onnxruntime"),
+        )
