@@ -62,6 +62,21 @@ def test_exports_convert_and_match_onnx_runtime(dynamo, opset, new_ops) -> None:
             assert_allclose(twin(torch.from_numpy(x)).numpy(), expected, atol=1e-5, rtol=0)
 
 
+def test_weights_shared_through_identity_nodes_convert() -> None:
+    # eval-mode BatchNorm folds into bias-free convs as equal zero biases, which the legacy
+    # exporter stores once and hands to the second conv through an Identity node
+    module = nn.Sequential(
+        nn.Conv2d(1, 2, 3, bias=False), nn.BatchNorm2d(2), nn.ReLU(),
+        nn.Conv2d(2, 2, 3, bias=False), nn.BatchNorm2d(2), nn.Flatten(),
+    )  # fmt: skip
+    data = export_onnx(module, (1, 1, 8, 8))
+    assert "Identity" in {node.op_type for node in onnx.load_model_from_string(data).graph.node}
+    x = np.random.default_rng(0).standard_normal((1, 1, 8, 8)).astype(np.float32)
+    (expected,) = _ort(data).run(["scores"], {"input": x})
+    with torch.no_grad():
+        assert_allclose(load_twin(data)(torch.from_numpy(x)).numpy(), expected, atol=1e-5)
+
+
 def _reduce_model(op: str, attributes: dict, axes: list[int] | None) -> bytes:
     inputs = ["x"] + (["axes"] if axes is not None else [])
     node = helper.make_node(op, inputs, ["y"], name="reduce", **attributes)
@@ -150,3 +165,21 @@ def test_model_needing_torchvision_fails_clearly() -> None:
     with pytest.raises(ExplainerError, match="torchvision"):
         twin(torch.rand(1, 2, 4), torch.rand(1, 1, 2))
     assert importlib.util.find_spec("torchvision") is None  # the stand-in did not leak
+
+
+def _signature(schema: onnx.defs.OpSchema) -> tuple:
+    return (
+        sorted(schema.attributes),
+        [(i.name, i.option) for i in schema.inputs],
+        [(o.name, o.option) for o in schema.outputs],
+    )
+
+
+def test_reused_converters_are_for_unchanged_operator_signatures() -> None:
+    from services.worker.twin import _TYPE_ONLY_BUMPS
+
+    for op, (known, versions) in _TYPE_ONLY_BUMPS.items():
+        for version in versions:
+            schema = onnx.defs.get_schema(op, version)
+            assert schema.since_version == version, (op, version)
+            assert _signature(schema) == _signature(onnx.defs.get_schema(op, known)), op

@@ -1,0 +1,120 @@
+"""What the gradient explainers share: input checks, parameter merging and the result.
+
+They all differentiate the torch twin of the served model (:mod:`services.worker.twin`) with
+respect to one normalised image ``x`` of shape ``[1, C, H, W]`` and explain the twin's
+output column ``target`` (the logit for logit models).
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from services.worker.explainers.base import Attribution, ExplainerError, LoadedModel
+from shared.bundles.manifest import ImageInput, Manifest
+from shared.methods import METHODS
+
+if TYPE_CHECKING:
+    import torch
+
+
+class GradientExplainer:
+    """Base of the image explainers: the catalogue decides which bundles they support."""
+
+    name: ClassVar[str]
+
+    def supports(self, manifest: Manifest) -> bool:
+        return METHODS[self.name].supports(manifest)
+
+
+def prepare(model: LoadedModel, x: np.ndarray, target: int) -> tuple[torch.nn.Module, torch.Tensor]:
+    """The twin and ``x`` as a float32 tensor on ``model.device`` that records gradients."""
+    import torch
+
+    spec = model.manifest.input
+    if model.twin is None or not isinstance(spec, ImageInput):
+        raise ExplainerError(f"{model.manifest.name} has no differentiable image model")
+    expected = (1, spec.channels, spec.height, spec.width)
+    if tuple(x.shape) != expected:
+        raise ExplainerError(f"input has shape {tuple(x.shape)}, the model takes {expected}")
+    n_classes = len(model.manifest.output.labels)
+    if not 0 <= target < n_classes:
+        raise ExplainerError(f"target {target} is not a class index below {n_classes}")
+    inputs = torch.as_tensor(x, dtype=torch.float32, device=model.device)
+    return model.twin, inputs.requires_grad_()
+
+
+def takes_batches(twin: torch.nn.Module, inputs: torch.Tensor) -> bool:
+    """Whether the twin runs on a batch of two; models exported with a fixed batch of one
+    (a constant ``Reshape`` to ``[1, -1]``) do not, and are then explained one pass at a time.
+    """
+    import torch
+
+    try:
+        with torch.no_grad():
+            twin(inputs.expand(2, *inputs.shape[1:]))
+    except RuntimeError:
+        return False
+    return True
+
+
+def merge_parameters(
+    method: str, given: dict[str, Any], defaults: dict[str, Any]
+) -> dict[str, Any]:
+    """``defaults`` updated by ``given``, each value coerced to its default's type.
+
+    Unknown names are refused, so a misspelt parameter cannot be silently ignored.
+    """
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise ExplainerError(f"{method} has no parameter {', '.join(unknown)}")
+    merged = dict(defaults)
+    for key, value in given.items():
+        expected = type(defaults[key])
+        if expected is bool and not isinstance(value, bool):
+            raise ExplainerError(f"{method}: {key} must be true or false, not {value!r}")
+        if expected is int and isinstance(value, float) and not value.is_integer():
+            raise ExplainerError(f"{method}: {key} must be an integer, not {value!r}")
+        try:
+            merged[key] = expected(value)
+        except (TypeError, ValueError):
+            raise ExplainerError(
+                f"{method}: {key}={value!r} is not a {expected.__name__}"
+            ) from None
+    return merged
+
+
+def require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ExplainerError(message)
+
+
+def library_versions() -> dict[str, str]:
+    return {name: version(name) for name in ("torch", "captum", "onnx2torch", "numpy")}
+
+
+def attribution(
+    *,
+    method: str,
+    model: LoadedModel,
+    values: torch.Tensor,
+    target: int,
+    parameters: dict[str, Any],
+    seed: int,
+    baseline: np.ndarray | None = None,
+    quality: dict[str, float] | None = None,
+) -> Attribution:
+    """The result for ``values`` of shape ``[1, C, H, W]`` (stored as ``[C, H, W]`` float32)."""
+    return Attribution(
+        method=method,
+        values=values.detach()[0].cpu().numpy().astype(np.float32),
+        target=target,
+        parameters=parameters,
+        model_sha256=model.bundle.sha256,
+        seed=seed,
+        baseline=baseline,
+        quality=quality or {},
+        library_versions=library_versions(),
+    )
