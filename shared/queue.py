@@ -22,18 +22,22 @@ log = logging.getLogger(__name__)
 def make_client(broker_url: str, *, timeout_s: float) -> Celery:
     from celery import Celery
 
-    client = Celery("xai-api", broker=broker_url, set_as_current=False)
+    client = Celery("xai-publisher", broker=broker_url, set_as_current=False)
+    options: dict[str, object] = {}
+    if broker_url.startswith(("redis://", "rediss://")):
+        # Bounded waits: a publish must never hang while Redis is down.
+        options = {
+            "socket_timeout": timeout_s,
+            "socket_connect_timeout": timeout_s,
+            "max_retries": 0,
+        }
     client.conf.update(
         broker_connection_timeout=timeout_s,
         broker_connection_retry=False,
         broker_connection_retry_on_startup=False,
         broker_connection_max_retries=0,
         task_publish_retry=False,
-        broker_transport_options={
-            "socket_timeout": timeout_s,
-            "socket_connect_timeout": timeout_s,
-            "max_retries": 0,
-        },
+        broker_transport_options=options,
     )
     return client
 
