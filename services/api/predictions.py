@@ -1,13 +1,16 @@
 """The prediction service: diagnose at once, record prediction + jobs in ONE transaction.
 
-Publishing the jobs happens after the commit (see :mod:`services.api.publisher`).
+Publishing the jobs happens after the commit (:mod:`shared.queue`). The jobs are recorded with
+their publish attempt (``published_at``), so a successful publish costs no second commit; a
+failed one is handed back to the reconciler.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import version
 
 from sqlalchemy.exc import IntegrityError
@@ -15,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.runtime import ModelRuntime
 from shared.bundles.registry import Bundle
-from shared.db import repository
+from shared.db import jobs, repository
 from shared.db.models import ExplanationJob, JobStatus, Prediction
 from shared.hashing import canonical_json, pseudonymise, sha256_hex
 from shared.methods import supported_methods
@@ -37,6 +40,7 @@ class PredictionRequest:
 class PredictionOutcome:
     prediction: Prediction
     replayed: bool
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def resolve_methods(bundle: Bundle, requested: list[str] | None) -> list[str]:
@@ -83,8 +87,11 @@ def create_prediction(
         if existing is not None:
             return _replay(existing, fingerprint)
 
+    started = time.perf_counter()
     diagnosis = runtime.diagnose(bundle, prepared.tensor)
+    inferred = time.perf_counter()
     parameters = bundle.manifest.explanations.parameters
+    now = jobs.now()
     with sessions() as session:
         try:
             prediction = Prediction(
@@ -115,6 +122,8 @@ def create_prediction(
                         target=diagnosis.target,
                         seed=secrets.randbelow(2**31),
                         status=JobStatus.queued,
+                        published_at=now,
+                        publishes=1,
                     )
                     for method in methods
                 ],
@@ -129,7 +138,8 @@ def create_prediction(
             if existing is None:
                 raise
             return _replay(existing, fingerprint)
-    return PredictionOutcome(prediction=prediction, replayed=False)
+    timings = {"inference": inferred - started, "record": time.perf_counter() - inferred}
+    return PredictionOutcome(prediction=prediction, replayed=False, timings=timings)
 
 
 def _replay(existing: Prediction, fingerprint: str) -> PredictionOutcome:

@@ -95,6 +95,17 @@ def release(
     return status if moved.rowcount == 1 else None
 
 
+def mark_unpublished(session: Session, job_ids: list[uuid.UUID]) -> None:
+    """The API records a publish attempt with the jobs (no extra commit when it succeeds);
+    when it fails, this hands the jobs to the reconciler's next pass."""
+    if job_ids:
+        session.execute(
+            update(ExplanationJob)
+            .where(ExplanationJob.id.in_(job_ids), ExplanationJob.status == JobStatus.queued)
+            .values(published_at=None, publishes=0)
+        )
+
+
 def mark_published(session: Session, job_ids: list[uuid.UUID]) -> None:
     if job_ids:
         session.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Annotated
 
@@ -56,12 +57,14 @@ async def post_prediction(
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> PredictionOut:
     """Diagnose at once; the explanation jobs are queued and arrive later (see ``events``)."""
+    started = time.perf_counter()
     parsed = await parse_prediction_request(
         request,
         registry=state.registry,
         max_pixels=state.settings.max_image_pixels,
         idempotency_key=idempotency_key,
     )
+    parsed_at = time.perf_counter()
     with metrics.INFERENCE_SECONDS.labels(parsed.bundle.name).time():
         outcome = await run_in_threadpool(
             create_prediction,
@@ -71,6 +74,10 @@ async def post_prediction(
             case_ref_key=state.settings.case_ref_key.get_secret_value().encode(),
         )
     prediction = outcome.prediction
+    timings = {"parse": parsed_at - started, **outcome.timings}
+    response.headers["Server-Timing"] = ", ".join(
+        f"{name};dur={seconds * 1000:.2f}" for name, seconds in timings.items()
+    )
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     else:
@@ -82,9 +89,10 @@ async def post_prediction(
 
 
 def _publish(state: AppState, job_ids: list[uuid.UUID]) -> None:
-    sent = state.publisher.publish(job_ids)
-    with state.sessions.begin() as session:
-        jobs.mark_published(session, sent)
+    sent = set(state.publisher.publish(job_ids))
+    if len(sent) < len(job_ids):
+        with state.sessions.begin() as session:
+            jobs.mark_unpublished(session, [j for j in job_ids if j not in sent])
 
 
 @router.get("/{prediction_id}", response_model=PredictionOut, responses={404: _PROBLEMS[404]})
