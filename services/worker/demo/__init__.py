@@ -1,0 +1,1 @@
+"""Demo model bundles, built deterministically from generated or bundled data (no downloads)."""
