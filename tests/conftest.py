@@ -29,6 +29,16 @@ def bundles_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def demo_bundles(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo bundles, built from scratch once per run by the project's own builder."""
+    from services.worker.demo.build import build_demo_bundles
+
+    out = tmp_path_factory.mktemp("demo-bundles")
+    build_demo_bundles(out, log=lambda _: None)
+    return out
+
+
+@pytest.fixture(scope="session")
 def pg_admin() -> Iterator[str]:
     with servers.postgres_admin() as url:
         yield url

@@ -44,10 +44,8 @@ TEST_SEED, TEST_SIZE = 5000, 400
 
 
 @pytest.fixture(scope="session")
-def bundles(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("bundles")
-    build_demo_bundles(out, log=lambda _: None)
-    return out
+def bundles(demo_bundles: Path) -> Path:
+    return demo_bundles
 
 
 @pytest.fixture(scope="session")
