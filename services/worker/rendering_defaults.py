@@ -35,7 +35,7 @@ def render_default(
 
     names = [f.name for f in spec.features]
     expected = float(np.asarray(attribution.baseline).reshape(-1)[0])
-    units = str(attribution.parameters.get("units", "model output"))
+    units = _units(attribution, model.manifest.output.labels[attribution.target])
     rows = top_features(attribution.values, names, x[0], expected, k=10)
     png = render_waterfall(
         attribution.values,
@@ -47,3 +47,11 @@ def render_default(
         title=f"{prediction.model_name}: {prediction.label}",
     )
     return png, {"top_features": rows, "expected_value": expected, "units": units}
+
+
+def _units(attribution: Attribution, label: str) -> str:
+    """What the SHAP values add up to: log-odds for TreeSHAP and the logit link, else the
+    served probability."""
+    if attribution.method == "tree_shap" or attribution.parameters.get("link") == "logit":
+        return f"log-odds of {label}"
+    return f"probability of {label}"

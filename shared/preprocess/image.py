@@ -42,14 +42,17 @@ def prepare_image(data: bytes, spec: ImageInput, *, max_pixels: int) -> Prepared
         pixels, steps = _decode_raster(data, max_pixels=max_pixels)
     pixels = _to_channels(pixels, spec.channels, steps)
     resized = _resize(pixels, spec.height, spec.width)
-    steps["resize"] = {
-        "from": list(pixels.shape[1:]),
-        "to": [spec.height, spec.width],
-        "method": "bilinear",
-    }
+    if pixels.shape[1:] != resized.shape[1:]:
+        steps["resize"] = {
+            "from": list(pixels.shape[1:]),
+            "to": [spec.height, spec.width],
+            "method": "bilinear",
+        }
     mean = np.asarray(spec.mean, dtype=np.float32)[:, None, None]
     std = np.asarray(spec.std, dtype=np.float32)[:, None, None]
-    tensor = ((resized - mean) / std)[None].astype(np.float32)
+    tensor = resized - mean
+    tensor /= std
+    tensor = tensor[None]
     steps["normalise"] = {"mean": list(spec.mean), "std": list(spec.std)}
     return PreparedInput(kind="image", media_type=media_type, raw=data, tensor=tensor, steps=steps)
 
@@ -125,7 +128,7 @@ def _to_channels(pixels: np.ndarray, channels: int, steps: dict[str, Any]) -> np
 
 def _resize(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
     if pixels.shape[1:] == (height, width):
-        return pixels.astype(np.float32)
+        return np.asarray(pixels, dtype=np.float32)
     planes = [
         np.asarray(
             Image.fromarray(plane.astype(np.float32)).resize(
