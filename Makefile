@@ -6,7 +6,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha256sum | cut -c1-12)
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint clean system-deps
+
+# Debian packages the tests use: Chromium for the browser tests, docker-compose to parse the
+# compose file. Installed when missing (as root with apt-get); otherwise the tests that need
+# them say what is missing.
+SYSTEM_TOOLS := docker-compose:docker-compose chromium:chromium
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,8 +28,17 @@ $(STAMP): pyproject.toml Makefile
 run: $(STAMP)
 	$(BIN)/xai run
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
+
+system-deps:
+	@missing=""; for pair in $(SYSTEM_TOOLS); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "missing system packages:$$missing (install them with your package manager)"; fi; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared services tests bench
