@@ -11,6 +11,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import cache
 from importlib.metadata import version
 
 from sqlalchemy.exc import IntegrityError
@@ -57,7 +58,9 @@ def resolve_methods(bundle: Bundle, requested: list[str] | None) -> list[str]:
     return list(dict.fromkeys(requested))
 
 
+@cache
 def runtime_versions() -> dict[str, str]:
+    """Versions of what computed the diagnosis (read once: importlib.metadata is slow)."""
     return {pkg: version(pkg) for pkg in ("onnxruntime", "numpy", "pillow", "pydicom")}
 
 
@@ -113,7 +116,7 @@ def create_prediction(
                 requested_by=request.requested_by,
                 idempotency_key=request.idempotency_key,
                 request_fingerprint=fingerprint,
-                runtime_versions=runtime_versions(),
+                runtime_versions=dict(runtime_versions()),
                 jobs=[
                     ExplanationJob(
                         id=uuid.uuid4(),
