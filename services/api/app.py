@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from services.api.deps import AppState
 from services.api.errors import install_error_handlers
 from services.api.limits import BodySizeLimit
-from services.api.routes import explanations, health, models, predictions
+from services.api.routes import explanations, health, models, ops, pages, predictions
 from services.api.runtime import ModelRuntime
 from shared.bundles.registry import Registry
 from shared.db.engine import make_engine, make_session_factory
@@ -52,6 +52,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for router in (predictions.router, explanations.router, models.router, health.router):
+    for router in (
+        predictions.router,
+        explanations.router,
+        models.router,
+        health.router,
+        ops.router,
+        pages.router,
+    ):
         app.include_router(router)
     return app

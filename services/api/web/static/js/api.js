@@ -1,0 +1,95 @@
+// Every call to the API goes through here: the sign-in token rides along as
+// `Authorization: Bearer <token>`, and errors come back as ApiError carrying the
+// RFC 9457 problem (title, detail, and `errors[].field` for invalid input).
+
+const TOKEN_KEY = "xai.token";
+
+export const token = {
+  get: () => sessionStorage.getItem(TOKEN_KEY),
+  set: (value) => sessionStorage.setItem(TOKEN_KEY, value),
+  clear: () => sessionStorage.removeItem(TOKEN_KEY),
+};
+
+export class ApiError extends Error {
+  constructor(status, problem = {}) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.status = status;
+    this.title = problem.title || "";
+    this.detail = problem.detail || "";
+    this.errors = Array.isArray(problem.errors) ? problem.errors : [];
+  }
+}
+
+/** Plain words for an error, shown to the person at the screen. */
+export function describe(error) {
+  if (!(error instanceof ApiError)) return `Something went wrong in this page: ${error}`;
+  switch (error.status) {
+    case 0:
+      return "The server could not be reached. Check the connection and try again.";
+    case 401:
+      return "Your token was not accepted (401). Sign in again with a valid token.";
+    case 403:
+      return "Your role does not allow this (403). Ask for a token with the right role.";
+    default:
+      return error.detail ? `${error.title || "Error"}: ${error.detail}` : error.message;
+  }
+}
+
+function authHeaders(accept) {
+  const headers = { Accept: accept };
+  const value = token.get();
+  if (value) headers.Authorization = `Bearer ${value}`;
+  return headers;
+}
+
+async function problemOf(response) {
+  let body = {};
+  try {
+    body = await response.json();
+  } catch {
+    body = { title: response.statusText };
+  }
+  return new ApiError(response.status, body);
+}
+
+/** fetch() with the token; resolves to the Response when 2xx, else throws ApiError. */
+export async function request(path, { method = "GET", json, form, accept = "application/json" } = {}) {
+  const headers = authHeaders(accept);
+  let body;
+  if (json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(json);
+  } else if (form !== undefined) {
+    body = form;
+  }
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body, cache: "no-store" });
+  } catch (cause) {
+    throw new ApiError(0, { title: "Network error", detail: String(cause) });
+  }
+  if (!response.ok) {
+    const error = await problemOf(response);
+    if (error.status === 401) window.dispatchEvent(new CustomEvent("xai:unauthorized"));
+    throw error;
+  }
+  return response;
+}
+
+export async function getJson(path) {
+  return (await request(path)).json();
+}
+
+/** An image fetched with the token (an <img src> cannot send headers), as an object URL. */
+export async function imageUrl(path) {
+  const response = await request(path, { accept: "image/png" });
+  return URL.createObjectURL(await response.blob());
+}
+
+/** EventSource cannot send headers: the token goes in the query string for the events stream. */
+export function eventsUrl(path) {
+  const value = token.get();
+  if (!value) return path;
+  const separator = path.includes("?") ? "&" : "?";
+  return `${path}${separator}token=${encodeURIComponent(value)}`;
+}
