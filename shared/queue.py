@@ -1,7 +1,10 @@
 """Publishing job ids to the queue, by task name, after the commit, with a bounded wait.
 
 If the broker is unreachable the jobs stay ``queued`` in the record and the worker's
-reconciler publishes them later: a publish failure never fails a request.
+reconciler publishes them later: a publish failure never fails a request. Every wait on the
+broker is bounded by ``publish_timeout_s`` (connect and socket timeouts, no retries), so a
+broker that is down or hung (accepting connections, answering nothing) costs each publish at
+most that long.
 """
 
 from __future__ import annotations
@@ -11,10 +14,14 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from shared.contracts import EXPLAIN_QUEUE, EXPLAIN_TASK, ExplainMessage
+from shared.db import jobs
 
 if TYPE_CHECKING:
     from celery import Celery
+    from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +73,25 @@ class Publisher:
                 break
             sent.append(job_id)
         return sent
+
+    def publish_committed(
+        self, job_ids: list[uuid.UUID], *, sessions: sessionmaker[Session]
+    ) -> None:
+        """Publish jobs just committed as published (the API's one commit per prediction).
+
+        Never raises: it runs after the response. Jobs the broker did not take are handed to
+        the reconciler's next pass; if the record is unreachable too, they stay recorded as
+        published once and the reconciler re-publishes them after ``requeue_after_s``.
+        """
+        sent = set(self.publish(job_ids))
+        unsent = [job_id for job_id in job_ids if job_id not in sent]
+        if not unsent:
+            return
+        try:
+            with sessions.begin() as session:
+                jobs.mark_unpublished(session, unsent)
+        except SQLAlchemyError as exc:
+            log.warning("could not hand %d jobs to the reconciler now: %s", len(unsent), exc)
 
     def ping(self, timeout_s: float) -> bool:
         try:

@@ -10,8 +10,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.retention import MINIMUM_FLOOR_DAYS, check_policy
 
 _INSECURE_KEYS = {"", "changeme", "change-me", "secret"}
 
@@ -47,6 +49,10 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=5, ge=1)
     parity_tolerance: float = Field(default=1e-4, gt=0)
 
+    # --- audit archive -----------------------------------------------------------------------
+    retention_days: int = Field(default=183, ge=MINIMUM_FLOOR_DAYS)
+    retention_floor_days: int = Field(default=183, ge=MINIMUM_FLOOR_DAYS)
+
     @field_validator("case_ref_key")
     @classmethod
     def _refuse_default_secret(cls, value: SecretStr) -> SecretStr:
@@ -55,6 +61,11 @@ class Settings(BaseSettings):
         if len(value.get_secret_value()) < 16:
             raise ValueError("XAI_CASE_REF_KEY must be at least 16 characters")
         return value
+
+    @model_validator(mode="after")
+    def _retention_above_floor(self) -> Settings:
+        check_policy(retention_days=self.retention_days, floor_days=self.retention_floor_days)
+        return self
 
     @property
     def is_sqlite(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,10 +11,22 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.api.schemas import ProblemDetails
 from shared.bundles.registry import UnknownModel
+from shared.preprocess import NotReproducible
 from shared.preprocess.errors import InputError, UnsupportedInput
 
 PROBLEM_JSON = "application/problem+json"
+MAX_DETAIL = 2000
+MAX_REASON = 300
+
+_DESCRIPTIONS = {
+    404: "unknown resource",
+    413: "body over the size cap",
+    415: "not multipart/form-data or application/json, or not PNG/JPEG/DICOM",
+    422: "invalid input; `errors` name the fields",
+    503: "the record is unavailable: no diagnosis is given without its record; retry",
+}
 
 
 class Problem(Exception):
@@ -33,18 +46,63 @@ class NotFound(Problem):
     title = "Not found"
 
 
-def problem_response(
+def problem_body(
     status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None
-) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
+) -> dict[str, Any]:
+    """The problem+json body; user input echoed in it is clipped, so it stays small."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    body["detail"] = _clip(detail, MAX_DETAIL)
     if errors:
-        body["errors"] = errors
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+        body["errors"] = [{k: _clip(str(v), MAX_REASON) for k, v in e.items()} for e in errors]
+    return body
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = problem_body(status, title, detail, errors)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def problem_responses(
+    *codes: int, descriptions: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` of a route: each code as problem+json with the ProblemDetails schema
+    (``descriptions`` override the default text per code)."""
+    schema = _inline(ProblemDetails.model_json_schema(mode="serialization"))
+    texts = {**_DESCRIPTIONS, **(descriptions or {})}
+    return {
+        code: {
+            "description": texts[code],
+            "content": {PROBLEM_JSON: {"schema": schema}},
+        }
+        for code in codes
+    }
+
+
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """Resolve pydantic's local ``$defs`` so the schema stands alone inside an OpenAPI document."""
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -66,6 +124,10 @@ def install_error_handlers(app: FastAPI) -> None:
             404, "Unknown model", str(exc), [{"field": "model", "reason": str(exc)}]
         )
 
+    @app.exception_handler(NotReproducible)
+    async def _not_reproducible(_: Request, exc: NotReproducible) -> JSONResponse:
+        return problem_response(409, "Input no longer reproducible", str(exc))
+
     @app.exception_handler(OperationalError)
     async def _database_down(_: Request, exc: DBAPIError) -> JSONResponse:
         return problem_response(
@@ -74,14 +136,20 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "reason": e["msg"]}
-            for e in exc.errors()
-        ]
-        detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
-        return problem_response(422, "Invalid input", detail, errors)
+        invalid = InputError.of(
+            [
+                {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "reason": e["msg"]}
+                for e in exc.errors()
+            ]
+        )
+        return problem_response(422, "Invalid input", invalid.detail, invalid.errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Bad request")
-        return problem_response(exc.status_code, title, str(exc.detail))
+        return problem_response(exc.status_code, title, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        """A bug, not bad input: still problem+json (the traceback goes to the log)."""
+        return problem_response(500, "Internal error", f"unexpected {type(exc).__name__}")

@@ -6,7 +6,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.api.errors import PROBLEM_JSON
+from services.api.errors import PROBLEM_JSON, problem_body
 
 
 class BodyTooLarge(Exception):
@@ -50,14 +50,8 @@ class BodySizeLimit:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "type": "about:blank",
-                "title": "Payload too large",
-                "status": 413,
-                "detail": f"request body exceeds the limit of {self.max_bytes} bytes",
-            }
-        ).encode()
+        detail = f"request body exceeds the limit of {self.max_bytes} bytes"
+        body = json.dumps(problem_body(413, "Payload too large", detail)).encode()
         headers = [
             (b"content-type", PROBLEM_JSON.encode()),
             (b"content-length", str(len(body)).encode()),

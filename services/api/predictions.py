@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.runtime import ModelRuntime
+from shared import audit
 from shared.bundles.registry import Bundle
 from shared.db import jobs, repository
 from shared.db.models import ExplanationJob, JobStatus, Prediction
@@ -132,6 +133,7 @@ def create_prediction(
                 ],
             )
             session.add(prediction)
+            audit.record_prediction(session, prediction=prediction)
             session.commit()
         except IntegrityError:
             session.rollback()

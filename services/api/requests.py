@@ -1,13 +1,20 @@
-"""Parsing ``POST /v1/predictions`` bodies (multipart image or JSON tabular) into one request."""
+"""Parsing ``POST /v1/predictions`` bodies (multipart image or JSON tabular) into one request.
+
+Reading the body is asynchronous; decoding it (JSON parsing, image decompression, DICOM) is
+CPU work and runs in the threadpool, so a large upload never stalls the event loop.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 from services.api.predictions import PredictionRequest
@@ -19,6 +26,13 @@ from shared.preprocess.image import prepare_image
 from shared.preprocess.tabular import prepare_tabular
 
 MAX_FORM_FIELDS = 32
+_KNOWN_FIELDS = {"file", "model", "version", "methods", "case_ref"}
+
+
+@dataclass(frozen=True)
+class _Form:
+    fields: dict[str, list[str]]
+    data: bytes
 
 
 async def parse_prediction_request(
@@ -26,9 +40,11 @@ async def parse_prediction_request(
 ) -> PredictionRequest:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
-        return await _from_multipart(request, registry, max_pixels, idempotency_key)
+        form = await _read_form(request)
+        return await run_in_threadpool(_from_form, form, registry, max_pixels, idempotency_key)
     if content_type == "application/json":
-        return _from_json(await request.body(), registry, idempotency_key)
+        body = await request.body()
+        return await run_in_threadpool(_from_json, body, registry, idempotency_key)
     raise UnsupportedInput(
         "send multipart/form-data (image file) or application/json (tabular features)"
     )
@@ -46,9 +62,7 @@ def _from_json(body: bytes, registry: Registry, key: str | None) -> PredictionRe
             {"field": ".".join(str(p) for p in e["loc"]) or "body", "reason": e["msg"]}
             for e in exc.errors()
         ]
-        raise InputError(
-            "; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors=errors
-        ) from None
+        raise InputError.of(errors) from None
     bundle = registry.get(parsed.model, parsed.version)
     spec = bundle.manifest.input
     if not isinstance(spec, TabularInput):
@@ -62,38 +76,40 @@ def _from_json(body: bytes, registry: Registry, key: str | None) -> PredictionRe
     )
 
 
-async def _from_multipart(
-    request: Request, registry: Registry, max_pixels: int, key: str | None
-) -> PredictionRequest:
+async def _read_form(request: Request) -> _Form:
     try:
         form = await request.form(max_files=1, max_fields=MAX_FORM_FIELDS)
-    except MultiPartException as exc:
-        raise InputError.field("body", f"malformed multipart body: {exc.message}") from None
+    except (MultiPartException, HTTPException) as exc:  # Starlette re-raises as HTTP 400
+        reason = exc.message if isinstance(exc, MultiPartException) else str(exc.detail)
+        raise InputError.field("body", f"malformed multipart body: {reason}") from None
     try:
         fields = _text_fields(form.multi_items())
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise InputError.field("file", "missing: upload the image as the 'file' field")
-        data = await upload.read()
+        return _Form(fields=fields, data=await upload.read())
     finally:
         await form.close()
+
+
+def _from_form(
+    form: _Form, registry: Registry, max_pixels: int, key: str | None
+) -> PredictionRequest:
+    fields = form.fields
     model = _single(fields, "model", required=True)
     assert model is not None
     bundle = registry.get(model, _single(fields, "version", required=False))
     spec = bundle.manifest.input
     if not isinstance(spec, ImageInput):
         raise InputError.field("model", f"{bundle.name} is tabular: send application/json")
-    methods = [m for value in fields.get("methods", []) for m in value.split(",") if m.strip()]
+    methods = [m.strip() for value in fields.get("methods", []) for m in value.split(",")]
     return PredictionRequest(
         bundle=bundle,
-        prepared=prepare_image(data, spec, max_pixels=max_pixels),
-        methods=[m.strip() for m in methods] if "methods" in fields else None,
+        prepared=prepare_image(form.data, spec, max_pixels=max_pixels),
+        methods=[m for m in methods if m] if "methods" in fields else None,
         case_ref=_single(fields, "case_ref", required=False),
         idempotency_key=key,
     )
-
-
-_KNOWN_FIELDS = {"file", "model", "version", "methods", "case_ref"}
 
 
 def _text_fields(items: list[tuple[str, Any]]) -> dict[str, list[str]]:

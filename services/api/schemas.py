@@ -7,8 +7,27 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from shared.db.models import ExplanationJob, JobStatus, Prediction
+from shared.rendering import HeatmapOptions
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="dotted path of the offending field, e.g. features.mean area")
+    reason: str
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details: the body of every error response (``application/problem+json``)."""
+
+    type: str = Field(default="about:blank", description="always about:blank: see title")
+    title: str = Field(description="short, fixed summary of the kind of problem")
+    status: int = Field(ge=400, le=599, description="the HTTP status code")
+    detail: str = Field(description="what exactly was wrong with this request")
+    errors: list[FieldProblem] = Field(
+        default_factory=list, description="one entry per offending field; absent when none"
+    )
 
 
 class TabularPredictionBody(BaseModel):
@@ -20,17 +39,38 @@ class TabularPredictionBody(BaseModel):
     version: str | None = Field(default=None, min_length=1, max_length=64)
     methods: list[str] | None = Field(default=None, max_length=16)
     case_ref: str | None = Field(default=None, min_length=1, max_length=256)
-    features: dict[str, Any] = Field(description="feature name -> number, as the manifest lists")
+    features: dict[str, Any] = Field(
+        description="feature name -> number, as the manifest lists (every feature, no other)",
+        json_schema_extra={"additionalProperties": {"type": "number"}},
+    )
+
+
+def _omitted_not_null(schema: dict[str, Any]) -> None:
+    """Optional form fields are left out, never sent as null: drop their ``default: null``."""
+    for field in schema["properties"].values():
+        field.pop("default", None)
 
 
 class ImagePredictionForm(BaseModel):
-    """``multipart/form-data`` fields of ``POST /v1/predictions`` for image models."""
+    """``multipart/form-data`` fields of ``POST /v1/predictions`` for image models (documents the
+    form; a field cannot be null in a form, and unknown fields are refused)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_omitted_not_null)
 
     file: bytes = Field(json_schema_extra={"format": "binary"}, description="PNG, JPEG or DICOM")
     model: str = Field(min_length=1, max_length=64, examples=["chest-xray-demo"])
-    version: str | None = Field(default=None, min_length=1, max_length=64)
-    methods: list[str] | None = Field(default=None, description="repeat the field per method")
-    case_ref: str | None = Field(default=None, min_length=1, max_length=256)
+    version: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=64)
+    methods: list[str] | SkipJsonSchema[None] = Field(
+        default=None, description="repeat the field per method (or separate them by commas)"
+    )
+    case_ref: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=256)
+
+
+class HeatmapQuery(HeatmapOptions):
+    """The rendering options as query parameters: by their documented names only (``clip``,
+    not also ``clip_percentile``); anything else is refused."""
+
+    model_config = ConfigDict(validate_by_name=False, validate_by_alias=True)
 
 
 class ModelRef(BaseModel):

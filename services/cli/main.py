@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from services.cli.admin import register as register_admin
 from shared.settings import get_settings
 
 
@@ -46,8 +47,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    import os
+
     from services.worker.celery_app import start_worker
 
+    if args.nice:
+        os.nice(args.nice)  # the pool processes inherit it
     start_worker(get_settings())
     return 0
 
@@ -93,10 +98,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = command("serve", _serve, "run the API (uvicorn)")
     serve.add_argument("--access-log", action="store_true")
-    command("worker", _worker, "run one explanation worker (Celery)")
+    worker = command("worker", _worker, "run one explanation worker (Celery)")
+    worker.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        choices=range(20),
+        metavar="N",
+        help="lower the worker's CPU priority by N (0-19), so that an API sharing the host "
+        "keeps its latency while explanations run",
+    )
     command("reconciler", _reconciler, "re-publish jobs lost by the broker or by dead workers")
     run = command("run", _run, "the embedded stack: SQLite + SQLite broker, API, worker")
     run.add_argument("--skip-build", action="store_true", help="do not build demo bundles")
+    register_admin(commands)
     return parser
 
 

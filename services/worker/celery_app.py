@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 
 from celery import Celery
+from celery.signals import worker_init
 
 from shared.contracts import EXPLAIN_QUEUE
 from shared.settings import Settings
@@ -34,6 +35,12 @@ def configure(settings: Settings) -> Celery:
         broker_url=settings.broker_url,
         broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,
+        # A broker outage never ends the worker: it reconnects for as long as it takes.
+        broker_connection_max_retries=None,
+        # A job running when the broker connection drops finishes and archives (its ack is
+        # lost, the redelivery finds the job final); cancelling it would only waste the work.
+        # Pinned because Celery 6 flips the default.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
@@ -48,6 +55,14 @@ def configure(settings: Settings) -> Celery:
     import services.worker.tasks  # noqa: F401  registers the tasks on ``app``
 
     return app
+
+
+@worker_init.connect
+def _preload(**_: object) -> None:
+    """In the worker's main process, before it forks the pool (see ``preload_libraries``)."""
+    from services.worker.context import preload_libraries
+
+    preload_libraries()
 
 
 def start_worker(settings: Settings) -> None:

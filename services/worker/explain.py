@@ -2,7 +2,8 @@
 
 A redelivered message for a job that is claimed or finished does nothing. Expected problems
 (unsupported method, parity over tolerance, an explainer's refusal) end the job ``failed`` with
-the reason; unexpected errors give the job back (``queued``) until its attempts are spent.
+the reason; unexpected errors, computing or archiving, give the job back (``queued``) until its
+attempts are spent; a database outage gives it back and retries the task.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 from services.worker.context import WorkerContext
 from services.worker.explainers import Attribution, ExplainerError, LoadedModel, get_explainer
 from services.worker.rendering_defaults import render_default
+from shared import audit
 from shared.bundles.registry import UnknownModel
 from shared.db import jobs, repository
 from shared.db.models import ExplanationJob, ExplanationResult, Prediction
@@ -49,6 +51,7 @@ def run_job(*, job_id: uuid.UUID, context: WorkerContext) -> None:
         return
     try:
         result = _compute(job_id=job_id, context=context)
+        archived = _archive(context, job_id, attempt, result)
     except (ExplainerError, UnknownModel, NotReproducible) as exc:
         with context.sessions.begin() as session:
             jobs.fail(session, job_id=job_id, attempt=attempt, reason=str(exc))
@@ -61,14 +64,24 @@ def run_job(*, job_id: uuid.UUID, context: WorkerContext) -> None:
         log.exception("job %s: unexpected error", job_id)
         _give_back(context, job_id, attempt, f"{type(exc).__name__}: {exc}")
         return
-    with context.sessions.begin() as session:
-        blobs = result.pop("blobs")
-        for data, media_type in blobs:
-            repository.put_blob(session, data=data, media_type=media_type)
-        archived = jobs.succeed(
-            session, job_id=job_id, attempt=attempt, result=ExplanationResult(**result)
-        )
     log.info("job %s %s", job_id, "succeeded" if archived else "was taken over: result dropped")
+
+
+def _archive(
+    context: WorkerContext, job_id: uuid.UUID, attempt: int, result: dict[str, Any]
+) -> bool:
+    """Blobs, result row, ``succeeded`` and the audit record in one transaction, if the claim
+    is still ours."""
+    with context.sessions.begin() as session:
+        for data, media_type in result.pop("blobs"):
+            repository.put_blob(session, data=data, media_type=media_type)
+        row = ExplanationResult(**result)
+        if not jobs.succeed(session, job_id=job_id, attempt=attempt, result=row):
+            return False
+        job = repository.get_job(session, job_id)  # as the UPDATE left it
+        assert job is not None
+        audit.record_explanation(session, job=job, result=row, prediction=job.prediction)
+        return True
 
 
 def _give_back(context: WorkerContext, job_id: uuid.UUID, attempt: int, reason: str) -> None:

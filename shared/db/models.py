@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    CheckConstraint,
     DateTime,
     Enum,
     ForeignKey,
@@ -62,6 +64,19 @@ class JobStatus(enum.StrEnum):
     @property
     def is_final(self) -> bool:
         return self in (JobStatus.succeeded, JobStatus.failed)
+
+
+class Role(enum.StrEnum):
+    """API token roles (DESIGN §4)."""
+
+    clinician = "clinician"
+    auditor = "auditor"
+    ops = "ops"
+
+
+class FeedbackDecision(enum.StrEnum):
+    accept = "accept"
+    override = "override"
 
 
 class Blob(Base):
@@ -159,3 +174,113 @@ class ExplanationResult(Base):
     compute_ms: Mapped[float]
 
     job: Mapped[ExplanationJob] = relationship(back_populates="result")
+
+
+# --- the audit archive (shared.audit, shared.auth) -------------------------------------------
+
+
+class AuditRecord(Base):
+    """One link of the hash chain. Insert-only: database triggers refuse UPDATE, DELETE and
+    TRUNCATE (migration 0002). The payload lives in :class:`AuditPayload`; the chain hashes its
+    SHA-256, so retention can remove the payload and the chain still verifies."""
+
+    __tablename__ = "audit_records"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[str] = mapped_column(String(64), index=True)
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    __table_args__ = (Index("ix_audit_records_kind_created_at", "kind", "created_at"),)
+
+
+class AuditPayload(Base):
+    """The canonical JSON bytes of a record; deleted only by a retention purge (tombstone)."""
+
+    __tablename__ = "audit_payloads"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("audit_records.seq"), primary_key=True, autoincrement=False
+    )
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditChainHead(Base):
+    """One row: the last sequence number handed out. Appends UPDATE it first, which takes the
+    row lock on Postgres and the write lock on SQLite, so appends are serialised."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (CheckConstraint("id = 1", name="ck_audit_chain_head_single_row"),)
+
+
+class ApiToken(Base):
+    """An API token, stored as the SHA-256 of its 256-bit random plaintext (shared.auth)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    role: Mapped[Role] = mapped_column(Enum(Role, name="token_role", native_enum=False, length=16))
+    name: Mapped[str] = mapped_column(String(128))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class AccessLogEntry(Base):
+    """Who read what, when and why (every auditor read); mirrored by an ``access`` record."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    token_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_tokens.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(255))
+    subject_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    purpose: Mapped[str] = mapped_column(Text)
+    audit_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class ClinicianFeedback(Base):
+    """Human oversight: a clinician accepts or overrides a diagnosis (with label and reason)."""
+
+    __tablename__ = "clinician_feedback"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    prediction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("predictions.id"), index=True)
+    token_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_tokens.id"))
+    decision: Mapped[FeedbackDecision] = mapped_column(
+        Enum(FeedbackDecision, name="feedback_decision", native_enum=False, length=16)
+    )
+    corrected_label: Mapped[str | None] = mapped_column(String(128))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    audit_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class LegalHold(Base):
+    """Keeps a prediction, or every prediction of a case, from the retention purge."""
+
+    __tablename__ = "legal_holds"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    prediction_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    case_ref_hmac: Mapped[str | None] = mapped_column(String(64), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    placed_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    released_at: Mapped[datetime | None]
+    released_by: Mapped[str | None] = mapped_column(String(128))
+
+    __table_args__ = (
+        CheckConstraint(
+            "(prediction_id IS NULL) <> (case_ref_hmac IS NULL)", name="ck_legal_holds_one_key"
+        ),
+    )

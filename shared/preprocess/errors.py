@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+MAX_REPORTED = 20
+"""At most this many field errors are listed: a hostile body cannot inflate the response."""
+MAX_FIELD_NAME = 100
+
 
 class InputError(ValueError):
     """Invalid input: ``errors`` name each offending field and the reason."""
@@ -13,7 +17,19 @@ class InputError(ValueError):
 
     @classmethod
     def field(cls, field: str, reason: str) -> InputError:
+        """``field`` may come from the client (a form field's name): a long one is clipped."""
+        if len(field) > MAX_FIELD_NAME:
+            field = f"{field[: MAX_FIELD_NAME - 1]}…"
         return cls(f"{field}: {reason}", errors=[{"field": field, "reason": reason}])
+
+    @classmethod
+    def of(cls, errors: list[dict[str, str]]) -> InputError:
+        """One error listing every problem (the first ``MAX_REPORTED``, then a count)."""
+        shown = errors[:MAX_REPORTED]
+        detail = "; ".join(f"{e['field']}: {e['reason']}" for e in shown)
+        if len(errors) > len(shown):
+            detail += f"; and {len(errors) - len(shown)} more"
+        return cls(detail, errors=shown)
 
 
 class UnsupportedInput(ValueError):

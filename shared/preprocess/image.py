@@ -10,16 +10,20 @@ import warnings
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from shared.bundles.manifest import ImageInput
-from shared.preprocess.dicom import decode_dicom
+from shared.preprocess.dicom import decode_dicom, sanitize_preamble
 from shared.preprocess.errors import InputError, UnsupportedInput
 from shared.preprocess.prepared import PreparedInput
 
 _PNG = b"\x89PNG\r\n\x1a\n"
 _JPEG = b"\xff\xd8\xff"
 _DICOM_MAGIC_OFFSET = 128
+MAX_ASPECT_DISTORTION = 4.0
+# Pillow keeps PNG text chunks in memory, up to 64 MiB of decompressed zTXt by default: a
+# 64 KiB upload could cost 64 MiB. Text is never used here, so allow little of it.
+PngImagePlugin.MAX_TEXT_MEMORY = 4 * PngImagePlugin.MAX_TEXT_CHUNK
 
 
 def sniff_media_type(data: bytes) -> str:
@@ -37,9 +41,13 @@ def sniff_media_type(data: bytes) -> str:
 def prepare_image(data: bytes, spec: ImageInput, *, max_pixels: int) -> PreparedInput:
     media_type = sniff_media_type(data)
     if media_type == "application/dicom":
+        data, zeroed = sanitize_preamble(data)
         pixels, steps = decode_dicom(data, max_pixels=max_pixels)
+        if zeroed:
+            steps["preamble"] = "zeroed in the stored file (it held non-DICOM bytes)"
     else:
         pixels, steps = _decode_raster(data, max_pixels=max_pixels)
+    _check_aspect(pixels.shape[1], pixels.shape[2], spec)
     pixels = _to_channels(pixels, spec.channels, steps)
     resized = _resize(pixels, spec.height, spec.width)
     if pixels.shape[1:] != resized.shape[1:]:
@@ -53,8 +61,23 @@ def prepare_image(data: bytes, spec: ImageInput, *, max_pixels: int) -> Prepared
     tensor = resized - mean
     tensor /= std
     tensor = tensor[None]
+    if not np.isfinite(tensor).all():
+        raise InputError.field("file", "the image yields non-finite values (NaN or infinity)")
     steps["normalise"] = {"mean": list(spec.mean), "std": list(spec.std)}
     return PreparedInput(kind="image", media_type=media_type, raw=data, tensor=tensor, steps=steps)
+
+
+def _check_aspect(height: int, width: int, spec: ImageInput) -> None:
+    """Refuse an image that resizing would distort more than ``MAX_ASPECT_DISTORTION``-fold: a
+    diagnosis of a 1 x 100000 strip squeezed into the model's square is not a diagnosis."""
+    distortion = (width / height) / (spec.width / spec.height)
+    if not 1 / MAX_ASPECT_DISTORTION <= distortion <= MAX_ASPECT_DISTORTION:
+        raise InputError.field(
+            "file",
+            f"image is {height}x{width} (height x width); the model takes {spec.height}x"
+            f"{spec.width} and resizing would distort it {max(distortion, 1 / distortion):.0f}-"
+            f"fold (at most {MAX_ASPECT_DISTORTION:g}-fold is accepted)",
+        )
 
 
 def _decode_raster(data: bytes, *, max_pixels: int) -> tuple[np.ndarray, dict[str, Any]]:
@@ -69,16 +92,22 @@ def _decode_raster(data: bytes, *, max_pixels: int) -> tuple[np.ndarray, dict[st
                     "file", f"image has {width}x{height} pixels, over the cap of {max_pixels}"
                 )
             image.load()
+            transposed = ImageOps.exif_transpose(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InputError.field("file", f"decompression bomb refused: {exc}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        reason = f"decompression bomb refused (the cap is {max_pixels} pixels): {exc}"
+        raise InputError.field("file", reason) from None
+    except InputError:
+        raise
+    except UnidentifiedImageError:
+        reason = "the image cannot be decoded: its PNG or JPEG structure is corrupt"
+        raise InputError.field("file", reason) from None
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, struct.error, … on bad data
         raise InputError.field("file", f"the image cannot be decoded: {exc}") from None
     steps: dict[str, Any] = {
         "decoder": f"Pillow {image.format}",
         "mode": image.mode,
         "size": [height, width],
     }
-    transposed = ImageOps.exif_transpose(image)
     if transposed is not None and transposed.size != image.size:
         steps["exif_orientation"] = "applied"
     image = transposed or image

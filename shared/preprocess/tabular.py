@@ -33,7 +33,7 @@ def prepare_tabular(features: Any, spec: TabularInput) -> PreparedInput:
         else:
             row.append(float(value))
     if errors:
-        raise InputError("; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors=errors)
+        raise InputError.of(errors)
     ordered = {f.name: float(features[f.name]) for f in spec.features}
     return PreparedInput(
         kind="tabular",

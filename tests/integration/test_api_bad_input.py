@@ -8,57 +8,30 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
 
 from services.api.app import create_app
-from shared.db.engine import make_engine, make_session_factory
-from shared.db.models import Blob, ExplanationJob, Prediction
 from shared.settings import Settings
+from tests.integration.hostile.corpus import CAP, MAX_PIXELS, image, raw_json, tabular
 from tests.support import inputs
 from tests.support.bundles import breast_cancer_case
-
-CAP = 256 * 1024
+from tests.support.live import Footprint
 
 
 @pytest.fixture(scope="module")
 def client(pg_settings: Settings) -> Iterator[TestClient]:
-    settings = pg_settings.model_copy(update={"max_body_bytes": CAP, "max_image_pixels": 1_000_000})
+    settings = pg_settings.model_copy(
+        update={"max_body_bytes": CAP, "max_image_pixels": MAX_PIXELS}
+    )
     with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
         yield test_client
 
 
 @pytest.fixture(scope="module")
-def footprint(pg_settings: Settings) -> Iterator[Callable[[], tuple[int, ...]]]:
-    engine = make_engine(pg_settings.database_url)
-    sessions = make_session_factory(engine)
-    queue = redis.Redis.from_url(pg_settings.broker_url)
-
-    def measure() -> tuple[int, ...]:
-        with sessions() as session:
-            rows = tuple(
-                session.scalar(select(func.count()).select_from(table)) or 0
-                for table in (Prediction, ExplanationJob, Blob)
-            )
-        return (*rows, queue.llen("explanations"))
-
+def footprint(pg_settings: Settings) -> Iterator[Footprint]:
+    measure = Footprint(pg_settings)
     yield measure
-    engine.dispose()
-
-
-def image(data: bytes, **fields: Any) -> dict[str, Any]:
-    return {"files": {"file": ("upload", data)}, "data": {"model": "tiny-cnn", **fields}}
-
-
-def tabular(**changes: Any) -> dict[str, Any]:
-    features = breast_cancer_case(3)
-    features.update(changes)
-    return {"json": {"model": "tiny-gbt", "features": features}}
-
-
-def raw_json(text: str) -> dict[str, Any]:
-    return {"content": text.encode(), "headers": {"content-type": "application/json"}}
+    measure.close()
 
 
 CASES: dict[str, tuple[Callable[[], dict[str, Any]], int, str]] = {
@@ -135,7 +108,7 @@ CASES: dict[str, tuple[Callable[[], dict[str, Any]], int, str]] = {
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_input_gets_its_4xx_and_leaves_nothing(
-    client: TestClient, footprint: Callable[[], tuple[int, ...]], case: str
+    client: TestClient, footprint: Footprint, case: str
 ) -> None:
     make, status, named = CASES[case]
     before = footprint()

@@ -14,34 +14,43 @@ from sqlalchemy import func, select
 from services.api.app import create_app
 from services.worker.context import ModelCache, WorkerContext
 from services.worker.explain import run_job
+from shared import audit
 from shared.bundles.registry import Registry
 from shared.db.engine import make_engine, make_session_factory
-from shared.db.models import ExplanationJob, ExplanationResult, JobStatus
+from shared.db.models import AuditRecord, ExplanationJob, ExplanationResult, JobStatus
 from shared.settings import Settings
 from tests.support import inputs
 
 
 def predict(settings: Settings, methods: str = "saliency") -> uuid.UUID:
     with TestClient(create_app(settings.model_copy(update={"broker_url": "memory://"}))) as client:
-        body = client.post("/v1/predictions", files={"file": ("x.png", inputs.gray_png())},
-                           data={"model": "tiny-cnn", "methods": methods}).json()
+        body = client.post(
+            "/v1/predictions",
+            files={"file": ("x.png", inputs.gray_png())},
+            data={"model": "tiny-cnn", "methods": methods},
+        ).json()
     return uuid.UUID(body["explanations"][0]["id"])
 
 
 def context_for(settings: Settings, bundles: Path) -> WorkerContext:
     engine = make_engine(settings.database_url)
     return WorkerContext(
-        settings=settings, sessions=make_session_factory(engine),
+        settings=settings,
+        sessions=make_session_factory(engine),
         models=ModelCache(registry=Registry.scan(bundles), device="cpu", threads=1),
-        device="cpu", name="test-worker",
+        device="cpu",
+        name="test-worker",
     )
 
 
 def outcome(context: WorkerContext, job_id: uuid.UUID) -> tuple[ExplanationJob, int]:
     with context.sessions() as session:
         job = session.get(ExplanationJob, job_id)
-        results = session.scalar(select(func.count()).select_from(ExplanationResult)
-                                 .where(ExplanationResult.job_id == job_id))
+        results = session.scalar(
+            select(func.count())
+            .select_from(ExplanationResult)
+            .where(ExplanationResult.job_id == job_id)
+        )
     assert job is not None
     return job, int(results or 0)
 
@@ -53,6 +62,13 @@ def test_served_model_explains_and_archives_once(pg_settings: Settings, bundles_
     run_job(job_id=job_id, context=context)  # a redelivery does nothing
     job, results = outcome(context, job_id)
     assert job.status is JobStatus.succeeded and job.attempts == 1 and results == 1
+    with context.sessions() as session:  # the prediction and its explanation are on the chain
+        kinds = session.scalars(
+            select(AuditRecord.kind).where(AuditRecord.subject_id == str(job.prediction_id))
+        ).all()
+        report = audit.verify(session)
+    assert sorted(kinds) == ["explanation", "prediction"]
+    assert report.ok, report
 
 
 def test_a_tampered_twin_fails_parity_and_archives_nothing(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -59,44 +60,59 @@ def _pg_bindir() -> Path | None:
     return next((c for c in candidates if (c / "initdb").exists()), None)
 
 
+class PrivatePostgres:
+    """A private cluster (initdb + pg_ctl) on a free port, which a test may stop and start."""
+
+    def __init__(self, bindir: Path) -> None:
+        self.bindir = bindir
+        self.folder = Path(tempfile.mkdtemp(prefix="xai-pg-"))
+        self.port = free_port()
+        self.run_as: list[str] = []
+        if os.geteuid() == 0:  # initdb refuses root
+            shutil.chown(self.folder, "postgres")
+            self.run_as = ["runuser", "-u", "postgres", "--"]
+        self.data = self.folder / "data"
+        self._run("initdb", "-A", "trust", "-U", "postgres", "-D", str(self.data))
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.folder} -h 127.0.0.1"
+        log = str(self.folder / "log")
+        self._run("pg_ctl", "-D", str(self.data), "-w", "-l", log, "-o", options, "start")
+
+    def stop(self, mode: str = "immediate") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-w", "-m", mode, "stop")
+
+    def remove(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop", check=False)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _run(self, tool: str, *args: str, check: bool = True) -> None:
+        command = [*self.run_as, str(self.bindir / tool), *args]
+        subprocess.run(command, check=check, capture_output=True)
+
+
 @contextmanager
 def _private_postgres(bindir: Path) -> Iterator[str]:
-    folder = Path(tempfile.mkdtemp(prefix="xai-pg-"))
-    port = free_port()
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses root
-        shutil.chown(folder, "postgres")
-        run_as = ["runuser", "-u", "postgres", "--"]
-    data = folder / "data"
-    subprocess.run(
-        [*run_as, str(bindir / "initdb"), "-A", "trust", "-U", "postgres", "-D", str(data)],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [
-            *run_as,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-w",
-            "-l",
-            str(folder / "log"),
-            "-o",
-            f"-p {port} -k {folder} -h 127.0.0.1",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    with private_postgres(bindir) as server:
+        yield server.url
+
+
+@contextmanager
+def private_postgres(bindir: Path | None = None) -> Iterator[PrivatePostgres]:
+    """A private, running cluster; removed afterwards."""
+    bindir = bindir or _pg_bindir()
+    if bindir is None:
+        raise RuntimeError("no Postgres server binaries (initdb, pg_ctl) to start a cluster")
+    server = PrivatePostgres(bindir)
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        server.start()
+        yield server
     finally:
-        subprocess.run(
-            [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-        )
-        shutil.rmtree(folder, ignore_errors=True)
+        server.remove()
 
 
 @contextmanager
@@ -126,6 +142,15 @@ class RedisServer:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+    def freeze(self) -> None:
+        """SIGSTOP: the port still accepts connections but nothing answers (a hung broker)."""
+        assert self.process is not None, "a private redis-server"
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None, "a private redis-server"
+        self.process.send_signal(signal.SIGCONT)
 
     def start(self) -> None:
         """(Re)start empty on the same port: Redis runs without persistence here."""

@@ -10,7 +10,8 @@ from numpy.testing import assert_allclose
 from PIL import Image
 
 from shared.bundles.manifest import Feature, ImageInput, TabularInput
-from shared.preprocess.errors import InputError, UnsupportedInput
+from shared.preprocess.dicom import sanitize_preamble
+from shared.preprocess.errors import MAX_REPORTED, InputError, UnsupportedInput
 from shared.preprocess.image import prepare_image, sniff_media_type
 from shared.preprocess.tabular import prepare_tabular
 from tests.support import inputs
@@ -75,6 +76,46 @@ def test_dicom_applies_modality_lut_and_inverts_monochrome1() -> None:
     assert_allclose(inverted.tensor, 1.0 - prepared.tensor, atol=1e-5)
 
 
+def test_an_executable_preamble_is_refused_and_any_other_is_zeroed() -> None:
+    for magic in (b"MZ\x90\x00", b"\x7fELF", b"#!/bin/sh"):
+        with pytest.raises(InputError, match="executable"):
+            sanitize_preamble(inputs.dicom_variant(preamble=magic))
+    tiff = inputs.dicom_variant(preamble=b"II*\x00")
+    stored, zeroed = sanitize_preamble(tiff)
+    assert zeroed and stored == bytes(128) + tiff[128:]
+    assert sanitize_preamble(stored) == (stored, False)
+    prepared = prepare_image(tiff, GRAY, max_pixels=10**6)
+    assert prepared.raw == stored and "zeroed" in prepared.steps["preamble"]
+
+
+def test_images_that_resizing_would_distort_over_4x_are_refused() -> None:
+    assert prepare_image(inputs.gray_image(16, 64), GRAY, max_pixels=10**6).tensor.shape[-1] == 16
+    for height, width in ((16, 65), (65, 16), (1, 100_000)):
+        with pytest.raises(InputError, match="distort"):
+            prepare_image(inputs.gray_image(height, width), GRAY, max_pixels=10**6)
+
+
+def test_palette_colour_dicom_goes_through_its_colour_lut() -> None:
+    prepared = prepare_image(inputs.palette_dicom(), RGB, max_pixels=10**6)
+    assert prepared.steps["colour_lut"] == "PALETTE COLOR -> RGB"
+    red, green, blue = prepared.tensor[0]
+    assert not (np.allclose(red, green) and np.allclose(green, blue)), "colours, not indices"
+
+
+def test_dicom_values_that_overflow_are_refused_not_diagnosed() -> None:
+    with pytest.raises(InputError, match="non-finite"):
+        prepare_image(inputs.dicom_rescaled("1e308"), GRAY, max_pixels=10**6)
+
+
+def test_a_dicomdir_and_a_bad_attribute_value_are_bad_input() -> None:
+    with pytest.raises(InputError, match="DICOMDIR"):
+        prepare_image(inputs.pydicom_test_file("DICOMDIR"), GRAY, max_pixels=10**6)
+    with pytest.raises(InputError, match="cannot be used"):
+        prepare_image(inputs.pydicom_test_file("badVR.dcm"), GRAY, max_pixels=10**6)
+    with pytest.raises(InputError, match="malformed DICOM"):
+        prepare_image(inputs.dicom_nested_sequences(5000), GRAY, max_pixels=10**6)
+
+
 SPEC = TabularInput(
     features=(
         Feature(name="age", minimum=0, maximum=120),
@@ -97,3 +138,11 @@ def test_tabular_errors_are_all_reported_with_their_fields() -> None:
     assert "number" in reasons["features.age"]
     assert "outside the valid range" in reasons["features.dose"]
     assert reasons["features.weight"] == "unknown feature"
+
+
+def test_a_flood_of_errors_is_reported_capped() -> None:
+    with pytest.raises(InputError) as caught:
+        prepare_tabular({f"x{i}": 1 for i in range(500)}, SPEC)
+    assert len(caught.value.errors) == MAX_REPORTED
+    assert caught.value.detail.endswith(f"and {502 - MAX_REPORTED} more")
+    assert InputError.field("y" * 5000, "unknown").errors[0]["field"].endswith("…")

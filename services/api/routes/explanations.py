@@ -9,16 +9,19 @@ from fastapi import APIRouter, Query, Request, Response
 
 from services.api import explanations
 from services.api.deps import SessionDep, StateDep
-from services.api.errors import NotFound
-from services.api.schemas import ExplanationOut
+from services.api.errors import NotFound, problem_responses
+from services.api.schemas import ExplanationOut, HeatmapQuery
 from shared.db import repository
-from shared.rendering import HeatmapOptions
 
 router = APIRouter(prefix="/v1/explanations", tags=["explanations"])
-_PNG = {200: {"content": {"image/png": {}}}, 404: {"description": "unknown or not finished"}}
+_PROBLEMS = problem_responses(404, 422, 503, descriptions={404: "unknown explanation"})
+_ARCHIVED = problem_responses(
+    404, 422, 503, descriptions={404: "unknown explanation, or nothing of this kind archived yet"}
+)
+_PNG = {200: {"content": {"image/png": {}}}, **_ARCHIVED}
 
 
-@router.get("/{job_id}", response_model=ExplanationOut, responses={404: {"description": "unknown"}})
+@router.get("/{job_id}", response_model=ExplanationOut, responses=_PROBLEMS)
 def get_explanation(job_id: uuid.UUID, session: SessionDep) -> ExplanationOut:
     job = repository.get_job(session, job_id)
     if job is None:
@@ -32,7 +35,7 @@ def get_heatmap(
     request: Request,
     session: SessionDep,
     state: StateDep,
-    options: Annotated[HeatmapOptions, Query()],
+    options: Annotated[HeatmapQuery, Query()],
 ) -> Response:
     """The archived overlay, or a new rendering when any option is given."""
     if request.query_params:
@@ -53,7 +56,7 @@ def get_waterfall(job_id: uuid.UUID, session: SessionDep) -> Response:
 @router.get(
     "/{job_id}/attributions",
     response_class=Response,
-    responses={200: {"content": {"application/x-npy": {}}}, 404: {"description": "unknown"}},
+    responses={200: {"content": {"application/x-npy": {}}}, **_ARCHIVED},
 )
 def get_attributions(job_id: uuid.UUID, session: SessionDep) -> Response:
     """The raw attribution array as a NumPy ``.npy`` file; its SHA-256 is the ETag."""

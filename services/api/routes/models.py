@@ -7,6 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Response
 
 from services.api.deps import SessionDep, StateDep
+from services.api.errors import problem_responses
 from services.api.explanations import model_summary_png
 from services.api.schemas import ModelOut
 from shared.methods import supported_methods
@@ -33,7 +34,18 @@ def list_models(state: StateDep) -> list[ModelOut]:
 @router.get(
     "/{name}/{version}/summary.png",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}}, 404: {"description": "none archived"}},
+    responses={
+        200: {"content": {"image/png": {}}},
+        **problem_responses(
+            404,
+            422,
+            503,
+            descriptions={
+                404: "unknown model, or no explanations of the method archived yet",
+                422: "invalid query, or the model is not tabular",
+            },
+        ),
+    },
 )
 def get_summary(
     name: str,

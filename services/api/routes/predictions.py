@@ -12,12 +12,12 @@ from fastapi.responses import StreamingResponse
 
 from services.api import metrics
 from services.api.deps import AppState, SessionDep, StateDep
-from services.api.errors import NotFound
+from services.api.errors import NotFound, problem_responses
 from services.api.explanations import prediction_events
 from services.api.predictions import create_prediction
 from services.api.requests import parse_prediction_request
 from services.api.schemas import ImagePredictionForm, PredictionOut, TabularPredictionBody
-from shared.db import jobs, repository
+from shared.db import repository
 
 router = APIRouter(prefix="/v1/predictions", tags=["predictions"])
 
@@ -30,16 +30,10 @@ _REQUEST_BODY = {
         },
     }
 }
-_PROBLEMS = {
-    code: {"description": text, "content": {"application/problem+json": {}}}
-    for code, text in {
-        404: "unknown model or version",
-        413: "body over the size cap",
-        415: "not multipart/form-data or application/json, or not PNG/JPEG/DICOM",
-        422: "invalid input; `errors` name the fields",
-        503: "the record is unavailable: no diagnosis is given without its record",
-    }.items()
-}
+_POST_PROBLEMS = problem_responses(
+    404, 413, 415, 422, 503, descriptions={404: "unknown model or version"}
+)
+_GET_PROBLEMS = problem_responses(404, 422, 503, descriptions={404: "unknown prediction"})
 
 
 @router.post(
@@ -47,14 +41,14 @@ _PROBLEMS = {
     status_code=201,
     response_model=PredictionOut,
     openapi_extra=_REQUEST_BODY,
-    responses=_PROBLEMS,
+    responses=_POST_PROBLEMS,
 )
 async def post_prediction(
     request: Request,
     response: Response,
     state: StateDep,
     background: BackgroundTasks,
-    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
 ) -> PredictionOut:
     """Diagnose at once; the explanation jobs are queued and arrive later (see ``events``)."""
     started = time.perf_counter()
@@ -89,13 +83,10 @@ async def post_prediction(
 
 
 def _publish(state: AppState, job_ids: list[uuid.UUID]) -> None:
-    sent = set(state.publisher.publish(job_ids))
-    if len(sent) < len(job_ids):
-        with state.sessions.begin() as session:
-            jobs.mark_unpublished(session, [j for j in job_ids if j not in sent])
+    state.publisher.publish_committed(job_ids, sessions=state.sessions)
 
 
-@router.get("/{prediction_id}", response_model=PredictionOut, responses={404: _PROBLEMS[404]})
+@router.get("/{prediction_id}", response_model=PredictionOut, responses=_GET_PROBLEMS)
 def get_prediction(prediction_id: uuid.UUID, session: SessionDep) -> PredictionOut:
     prediction = repository.get_prediction(session, prediction_id)
     if prediction is None:
@@ -106,7 +97,7 @@ def get_prediction(prediction_id: uuid.UUID, session: SessionDep) -> PredictionO
 @router.get(
     "/{prediction_id}/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, 404: _PROBLEMS[404]},
+    responses={200: {"content": {"text/event-stream": {}}}, **_GET_PROBLEMS},
 )
 async def get_prediction_events(prediction_id: uuid.UUID, state: StateDep) -> StreamingResponse:
     """Server-Sent Events: a ``job`` event for each status change, then ``done``."""

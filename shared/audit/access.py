@@ -1,0 +1,72 @@
+"""The access log: who read what, when, and for which stated purpose (every auditor read).
+
+Each entry is a row in ``access_log`` (for queries) and an ``access`` record in the chain (so a
+deleted or edited log row is still evidenced). The API calls :func:`log_access` in the same
+transaction that serves the read, after authorising it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from shared.audit.chain import append, iso
+from shared.db.models import AccessLogEntry
+
+if TYPE_CHECKING:
+    from shared.auth.tokens import Principal
+
+MAX_PURPOSE = 1000
+MAX_ACTION = 255
+
+
+class AccessError(ValueError):
+    """The read cannot be logged as asked (no stated purpose, an over-long field)."""
+
+
+def log_access(
+    session: Session,
+    *,
+    principal: Principal,
+    action: str,
+    purpose: str,
+    subject_id: str | None = None,
+    now: datetime | None = None,
+) -> AccessLogEntry:
+    """``action``: the route and method (``GET /v1/audit/records/{id}``); ``subject_id``: what
+    was read (a prediction id, ``chain``, a search); ``purpose``: the reader's stated reason."""
+    purpose = purpose.strip() if purpose else ""
+    if not purpose:
+        raise AccessError("a stated purpose is required for every audit read")
+    if len(purpose) > MAX_PURPOSE or not 0 < len(action) <= MAX_ACTION:
+        raise AccessError(f"purpose (<= {MAX_PURPOSE}) or action (<= {MAX_ACTION}) too long")
+    at = now or datetime.now(UTC)
+    record = append(
+        session,
+        kind="access",
+        subject_id=subject_id or "-",
+        payload={
+            "token_id": str(principal.token_id),
+            "role": str(principal.role),
+            "name": principal.name,
+            "action": action,
+            "subject_id": subject_id,
+            "purpose": purpose,
+            "at": iso(at),
+        },
+        now=at,
+    )
+    entry = AccessLogEntry(
+        created_at=at,
+        token_id=principal.token_id,
+        role=str(principal.role),
+        action=action,
+        subject_id=subject_id,
+        purpose=purpose,
+        audit_seq=record.seq,
+    )
+    session.add(entry)
+    session.flush()  # rows in a fixed order (foreign keys; no relationship orders them)
+    return entry
