@@ -12,21 +12,22 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from services.worker.explainers.base import Attribution, ExplainerError, LoadedModel
-from shared.bundles.manifest import ImageInput, Manifest
-from shared.methods import METHODS
+from services.worker.explainers.base import (
+    Attribution,
+    CatalogueExplainer,
+    ExplainerError,
+    LoadedModel,
+)
+from shared.bundles.manifest import ImageInput
 
 if TYPE_CHECKING:
     import torch
 
 
-class GradientExplainer:
+class GradientExplainer(CatalogueExplainer):
     """Base of the image explainers: the catalogue decides which bundles they support."""
 
     name: ClassVar[str]
-
-    def supports(self, manifest: Manifest) -> bool:
-        return METHODS[self.name].supports(manifest)
 
 
 def prepare(model: LoadedModel, x: np.ndarray, target: int) -> tuple[torch.nn.Module, torch.Tensor]:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import numpy as np
 
 from shared.bundles.manifest import Manifest
+from shared.methods import METHODS
 
 if TYPE_CHECKING:  # heavy imports stay out of module import time
     import onnxruntime
@@ -64,6 +65,15 @@ class Attribution:
     baseline: Any = None
     quality: dict[str, float] = field(default_factory=dict)
     library_versions: dict[str, str] = field(default_factory=dict)
+
+
+class CatalogueExplainer:
+    """Support follows the method catalogue (:mod:`shared.methods`), shared with the API."""
+
+    name: ClassVar[str]
+
+    def supports(self, manifest: Manifest) -> bool:
+        return METHODS[self.name].supports(manifest)
 
 
 class Explainer(Protocol):

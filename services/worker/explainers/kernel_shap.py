@@ -32,18 +32,18 @@ from services.worker.explainers._tabular import (
     numpy_global_seed,
     score_function,
 )
-from services.worker.explainers.base import Attribution, ExplainerError, LoadedModel
-from shared.bundles.manifest import Manifest
-from shared.methods import METHODS
+from services.worker.explainers.base import (
+    Attribution,
+    CatalogueExplainer,
+    ExplainerError,
+    LoadedModel,
+)
 
 DEFAULTS: dict[str, Any] = {"nsamples": 2048, "max_background": 50, "link": "identity"}
 
 
-class KernelShapExplainer:
+class KernelShapExplainer(CatalogueExplainer):
     name: ClassVar[str] = "kernel_shap"
-
-    def supports(self, manifest: Manifest) -> bool:
-        return METHODS[self.name].supports(manifest)
 
     def explain(
         self,

@@ -29,19 +29,19 @@ from services.worker.explainers._tabular import (
     numpy_global_seed,
     score_function,
 )
-from services.worker.explainers.base import Attribution, ExplainerError, LoadedModel
-from shared.bundles.manifest import Manifest
-from shared.methods import METHODS
+from services.worker.explainers.base import (
+    Attribution,
+    CatalogueExplainer,
+    ExplainerError,
+    LoadedModel,
+)
 
 DEFAULTS: dict[str, Any] = {"max_evals": None, "max_background": 50, "link": "identity"}
 DEFAULT_WALKS = 10
 
 
-class PermutationShapExplainer:
+class PermutationShapExplainer(CatalogueExplainer):
     name: ClassVar[str] = "permutation_shap"
-
-    def supports(self, manifest: Manifest) -> bool:
-        return METHODS[self.name].supports(manifest)
 
     def explain(
         self,

@@ -33,10 +33,13 @@ from services.worker.explainers._tabular import (
     library_versions,
     logit,
 )
-from services.worker.explainers.base import Attribution, ExplainerError, LoadedModel
+from services.worker.explainers.base import (
+    Attribution,
+    CatalogueExplainer,
+    ExplainerError,
+    LoadedModel,
+)
 from services.worker.onnx_trees import TreeEnsemble, parse_tree_ensemble
-from shared.bundles.manifest import Manifest
-from shared.methods import METHODS
 
 DEFAULTS: dict[str, Any] = {"feature_perturbation": "interventional", "max_background": 50}
 PARITY_TOLERANCE = 1e-5
@@ -72,11 +75,8 @@ def shap_tree_model(
     }
 
 
-class TreeShapExplainer:
+class TreeShapExplainer(CatalogueExplainer):
     name: ClassVar[str] = "tree_shap"
-
-    def supports(self, manifest: Manifest) -> bool:
-        return METHODS[self.name].supports(manifest)
 
     def explain(
         self,
