@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from services.worker.explainers.base import ExplainerError, LoadedModel
+from services.worker.explainers.base import Attribution, ExplainerError, LoadedModel
 
 LINKS = ("identity", "logit")
 _EPS32 = float(np.finfo(np.float32).epsneg)  # the gap below 1.0 in float32
@@ -112,3 +112,32 @@ def library_versions(*packages: str) -> dict[str, str]:
 @cache
 def _installed(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple((name, version(name)) for name in names)  # metadata reads cost ~2 ms each
+
+
+def sampled_shap_attribution(
+    *,
+    method: str,
+    model: LoadedModel,
+    values: np.ndarray,
+    expected: float,
+    explained: float,
+    target: int,
+    parameters: dict[str, Any],
+    seed: int,
+    background_rows: int,
+) -> Attribution:
+    """The result of a sampling SHAP explainer (Kernel, Permutation) on the ORT session."""
+    return Attribution(
+        method=method,
+        values=values,
+        target=target,
+        parameters=parameters,
+        model_sha256=model.bundle.sha256,
+        seed=seed,
+        baseline=expected,
+        quality={
+            "additivity_error": float(abs(expected + values.sum() - explained)),
+            "background_rows": float(background_rows),
+        },
+        library_versions=library_versions("shap", "onnxruntime"),
+    )

@@ -25,8 +25,8 @@ from services.worker.explainers._tabular import (
     checked_row,
     effective_parameters,
     explained_score,
-    library_versions,
     numpy_global_seed,
+    sampled_shap_attribution,
     score_function,
 )
 from services.worker.explainers.base import (
@@ -73,18 +73,14 @@ class PermutationShapExplainer(CatalogueExplainer):
             result = explainer(x, max_evals=max_evals, silent=True)
         values = np.asarray(result.values, dtype=np.float64).reshape(-1)
         expected = float(np.ravel(result.base_values)[0])
-        explained = explained_score(scores, x, params["link"])
-        return Attribution(
+        return sampled_shap_attribution(
             method=self.name,
+            model=model,
             values=values,
+            expected=expected,
+            explained=explained_score(scores, x, params["link"]),
             target=target,
             parameters=params,
-            model_sha256=model.bundle.sha256,
             seed=seed,
-            baseline=expected,
-            quality={
-                "additivity_error": float(abs(expected + values.sum() - explained)),
-                "background_rows": float(len(background)),
-            },
-            library_versions=library_versions("shap", "onnxruntime"),
+            background_rows=len(background),
         )
