@@ -52,6 +52,7 @@ def run_embedded(*, skip_build: bool) -> int:
     from shared.db.migrate import upgrade
 
     upgrade(settings.database_url)
+    tokens = _demo_tokens(settings.database_url)
     xai = [sys.executable, "-m", "services.cli.main"]
     processes = {
         name: subprocess.Popen([*xai, *command], env=env)
@@ -67,7 +68,8 @@ def run_embedded(*, skip_build: bool) -> int:
             print(
                 f"\nxai-stack is running at {url}  (API docs: {url}/docs)\n"
                 f"database: {settings.database_url}\nbundles:  {settings.bundles_dir}\n"
-                "Ctrl-C stops everything.\n",
+                + "".join(f"demo {role:<9} token: {token}\n" for role, token in tokens.items())
+                + "Ctrl-C stops everything.\n",
                 flush=True,
             )
         return _supervise(processes)
@@ -110,3 +112,20 @@ def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def _demo_tokens(database_url: str) -> dict[str, str]:
+    """One new token per role for this run (only their SHA-256 is stored)."""
+    from shared.auth.tokens import create_token
+    from shared.db.engine import make_engine, make_session_factory
+    from shared.db.models import Role
+
+    engine = make_engine(database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            return {
+                role.value: create_token(session, role=role, name=f"demo-{role.value}")[1]
+                for role in Role
+            }
+    finally:
+        engine.dispose()

@@ -1,0 +1,58 @@
+"""``xai run`` (what ``make run`` starts): SQLite + SQLite broker, API, worker, reconciler,
+demo tokens printed; a tabular case gets its explanation; SIGTERM stops everything."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.support.bundles import breast_cancer_case
+from tests.support.processes import wait_for
+from tests.support.servers import free_port
+
+
+def test_the_embedded_stack_runs_and_stops(tmp_path: Path, bundles_dir: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XAI_")}
+    env.update({"XAI_BUNDLES_DIR": str(bundles_dir), "XAI_PORT": str(port)})
+    log = tmp_path / "run.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli.main", "run", "--skip-build"],
+            cwd=tmp_path,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(
+            lambda: "Ctrl-C stops everything" in log.read_text(),
+            timeout=120,
+            what="the embedded stack to start",
+        )
+        text = log.read_text()
+        tokens = dict(re.findall(r"demo (\w+) +token: (xai_\S+)", text))
+        assert set(tokens) == {"clinician", "auditor", "ops"}
+        assert (tmp_path / "var" / "xai.db").is_file()
+        assert (tmp_path / "var" / "case_ref.key").stat().st_mode & 0o777 == 0o600
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            body = client.post(
+                "/v1/predictions", json={"model": "tiny-gbt", "features": breast_cancer_case(2)}
+            ).json()
+            link = body["explanations"][0]["links"]["self"]
+            done = wait_for(
+                lambda: (j := client.get(link).json())["status"] in ("succeeded", "failed") and j,
+                timeout=120,
+                what="the explanation",
+            )
+        assert done["status"] == "succeeded", (done, log.read_text()[-3000:])
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=60)
+    assert code == 0, log.read_text()[-3000:]
