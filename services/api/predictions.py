@@ -11,8 +11,6 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
-from functools import cache
-from importlib.metadata import version
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +24,7 @@ from shared.hashing import canonical_json, pseudonymise, sha256_hex
 from shared.methods import supported_methods
 from shared.preprocess.errors import InputError
 from shared.preprocess.prepared import PreparedInput
+from shared.versions import package_versions
 
 
 @dataclass(frozen=True)
@@ -59,10 +58,8 @@ def resolve_methods(bundle: Bundle, requested: list[str] | None) -> list[str]:
     return list(dict.fromkeys(requested))
 
 
-@cache
 def runtime_versions() -> dict[str, str]:
-    """Versions of what computed the diagnosis (read once: importlib.metadata is slow)."""
-    return {pkg: version(pkg) for pkg in ("onnxruntime", "numpy", "pillow", "pydicom")}
+    return package_versions("onnxruntime", "numpy", "pillow", "pydicom")
 
 
 def create_prediction(
@@ -117,7 +114,7 @@ def create_prediction(
                 requested_by=request.requested_by,
                 idempotency_key=request.idempotency_key,
                 request_fingerprint=fingerprint,
-                runtime_versions=dict(runtime_versions()),
+                runtime_versions=runtime_versions(),
                 jobs=[
                     ExplanationJob(
                         id=uuid.uuid4(),

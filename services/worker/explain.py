@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import io
 import logging
-import platform
 import time
 import uuid
-from importlib.metadata import version
 from typing import Any
 
 import numpy as np
@@ -28,6 +26,7 @@ from shared.db import jobs, repository
 from shared.db.models import ExplanationJob, ExplanationResult, Prediction
 from shared.hashing import sha256_hex
 from shared.preprocess import NotReproducible, reproduce_tensor
+from shared.versions import package_versions
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +200,4 @@ def _jsonable_baseline(baseline: Any) -> dict[str, Any]:
 
 
 def _runtime_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for package in ("onnxruntime", "numpy"):
-        versions[package] = version(package)
-    return versions
+    return package_versions("onnxruntime", "numpy", python=True)

@@ -7,7 +7,6 @@ output column ``target`` (the logit for logit models).
 
 from __future__ import annotations
 
-from importlib.metadata import version
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -19,6 +18,7 @@ from services.worker.explainers.base import (
     LoadedModel,
 )
 from shared.bundles.manifest import ImageInput
+from shared.versions import package_versions
 
 if TYPE_CHECKING:
     import torch
@@ -93,7 +93,7 @@ def require(condition: bool, message: str) -> None:
 
 
 def library_versions() -> dict[str, str]:
-    return {name: version(name) for name in ("torch", "captum", "onnx2torch", "numpy")}
+    return package_versions("torch", "captum", "onnx2torch", "numpy")
 
 
 def attribution(

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import cache
-from importlib.metadata import version
 from typing import Any
 
 import numpy as np
 
 from services.worker.explainers.base import Attribution, ExplainerError, LoadedModel
+from shared.versions import package_versions
 
 LINKS = ("identity", "logit")
 _EPS32 = float(np.finfo(np.float32).epsneg)  # the gap below 1.0 in float32
@@ -106,12 +105,7 @@ def numpy_global_seed(seed: int) -> Iterator[None]:
 
 def library_versions(*packages: str) -> dict[str, str]:
     """Installed versions of numpy and ``packages``."""
-    return dict(_installed(("numpy", *packages)))
-
-
-@cache
-def _installed(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    return tuple((name, version(name)) for name in names)  # metadata reads cost ~2 ms each
+    return package_versions("numpy", *packages)
 
 
 def sampled_shap_attribution(
