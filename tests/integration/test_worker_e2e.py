@@ -5,24 +5,27 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import redis
 from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import func, select
 
 from services.api.app import create_app
-from shared.contracts import EXPLAIN_QUEUE, EXPLAIN_TASK
+from shared.contracts import EXPLAIN_QUEUE
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.models import ExplanationJob, ExplanationResult
+from shared.queue import Publisher, make_client
 from shared.settings import Settings
 from tests.conftest import make_settings
 from tests.support import inputs
 from tests.support.bundles import breast_cancer_case
-from tests.support.processes import settings_env, wait_final, xai_process
+from tests.support.processes import settings_env, wait_final, wait_for, xai_process
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +108,6 @@ def test_sse_pushes_each_status_until_all_final(stack: TestClient) -> None:
 
 
 def test_a_redelivered_job_is_archived_once(stack: TestClient, pg_settings: Settings) -> None:
-    from shared.queue import Publisher, make_client
-
     body = stack.post(
         "/v1/predictions",
         files={"file": ("x.png", inputs.gray_png())},
@@ -114,16 +115,16 @@ def test_a_redelivered_job_is_archived_once(stack: TestClient, pg_settings: Sett
     ).json()
     job_id = body["explanations"][0]["id"]
     first = wait_final(stack, job_id)
-    client = make_client(pg_settings.broker_url, timeout_s=1)
-    for _ in range(3):  # at-least-once delivery: the same message again
-        client.send_task(EXPLAIN_TASK, kwargs={"job_id": job_id}, queue=EXPLAIN_QUEUE)
-    Publisher(client).publish([])
+    publisher = Publisher(make_client(pg_settings.broker_url, timeout_s=1))
+    assert publisher.publish([uuid.UUID(job_id)] * 3) == [uuid.UUID(job_id)] * 3
+    broker = redis.Redis.from_url(pg_settings.broker_url)
+    wait_for(  # the worker took and acknowledged all three redeliveries
+        lambda: broker.llen(EXPLAIN_QUEUE) == 0 and broker.hlen("unacked") == 0,
+        timeout=60,
+        what="the redelivered messages to be consumed",
+    )
     engine = make_engine(pg_settings.database_url)
-    sessions = make_session_factory(engine)
-    import time
-
-    time.sleep(3)
-    with sessions() as session:
+    with make_session_factory(engine)() as session:
         rows = session.scalar(
             select(func.count())
             .select_from(ExplanationResult)
