@@ -29,7 +29,7 @@ from shared.db.engine import make_engine
 from shared.db.migrate import upgrade
 from shared.settings import Settings
 from tests.conftest import make_settings
-from tests.faults.checker import History
+from tests.faults.checker import History, Verdict, check, settle
 from tests.support import inputs, servers
 from tests.support.bundles import breast_cancer_case
 from tests.support.processes import Service, settings_env, wait_for
@@ -233,4 +233,25 @@ def versions(engine: Engine) -> str:
     return (
         f"python {platform.python_version()}, {packages}, redis-server {redis_version}, "
         f"postgres {postgres.split()[0]}"
+    )
+
+
+def run_scenario(
+    stack: FaultStack,
+    history: History,
+    nemesis: Callable[[], None],
+    *,
+    scenario: str,
+    seed: int,
+    n: int,
+    interval_s: float = 0.1,
+    quiet_s: float | None = None,
+) -> Verdict:
+    """Send ``n`` predictions while ``nemesis`` injects its faults, wait until every
+    acknowledged job is final (or, with ``quiet_s``, nothing moves), then check the archive."""
+    with concurrently(nemesis) as nemesis_thread:
+        drive(stack.client, history, n=n, interval_s=interval_s, during=nemesis_thread)
+    settle(stack.engine, history, timeout=120 if quiet_s else 240, quiet_s=quiet_s)
+    return check(
+        stack.engine, history, scenario=scenario, seed=seed, versions=versions(stack.engine)
     )

@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.faults.checker import History, Verdict, check, settle
-from tests.faults.harness import concurrently, drive, fault_stack, versions
+from tests.faults.checker import History, Verdict
+from tests.faults.harness import fault_stack, run_scenario
 from tests.support.servers import private_postgres
 
 JOBS = 200
@@ -34,15 +34,8 @@ def test_postgres_outage_refuses_with_503_then_recovers_and_loses_nothing(
             time.sleep(OUTAGE_S)
             postgres.start()
 
-        with concurrently(nemesis) as nemesis_thread:
-            drive(stack.client, history, n=JOBS, interval_s=0.1, during=nemesis_thread)
-        settle(stack.engine, history, timeout=240)
-        verdict = check(
-            stack.engine,
-            history,
-            scenario="postgres-outage",
-            seed=seed,
-            versions=versions(stack.engine),
+        verdict = run_scenario(
+            stack, history, nemesis, scenario="postgres-outage", seed=seed, n=JOBS
         )
     report(verdict)
     assert set(verdict.statuses) == {201, 503}, verdict.line()  # refused, never a 500 or a hang

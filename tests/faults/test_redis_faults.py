@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.faults.checker import History, Verdict, check, settle
-from tests.faults.harness import concurrently, drive, fault_stack, versions
+from tests.faults.checker import History, Verdict
+from tests.faults.harness import fault_stack, run_scenario
 
 JOBS = 200
 RESTARTS = 4
@@ -34,18 +34,14 @@ def restart_redis_while_predicting(
                 stack.redis.start()
                 history.fault("Redis SIGKILLed and restarted empty")
 
-        with concurrently(nemesis) as nemesis_thread:
-            drive(stack.client, history, n=JOBS, interval_s=0.1, during=nemesis_thread)
-        if reconciler:
-            settle(stack.engine, history, timeout=240)
-        else:  # lost jobs never finish: stop once nothing has moved for a while
-            settle(stack.engine, history, timeout=120, quiet_s=15)
-        return check(
-            stack.engine,
+        return run_scenario(
+            stack,
             history,
+            nemesis,
             scenario="redis-restart" if reconciler else "redis-restart-without-reconciler",
             seed=seed,
-            versions=versions(stack.engine),
+            n=JOBS,
+            quiet_s=None if reconciler else 15,  # lost jobs never finish: stop when nothing moves
         )
 
 
@@ -87,15 +83,14 @@ def test_redis_frozen_30s_answers_at_once_and_archives_everything_after(
             time.sleep(FREEZE_S)
             stack.redis.thaw()
 
-        with concurrently(nemesis) as nemesis_thread:
-            drive(stack.client, history, n=JOBS + 40, interval_s=0.15, during=nemesis_thread)
-        settle(stack.engine, history, timeout=240)
-        verdict = check(
-            stack.engine,
+        verdict = run_scenario(
+            stack,
             history,
+            nemesis,
             scenario="redis-frozen-30s",
             seed=seed,
-            versions=versions(stack.engine),
+            n=JOBS + 40,
+            interval_s=0.15,
         )
     report(verdict)
     # No hang: every request answered 201 within the client's 10 s timeout (max reported).

@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.faults.checker import History, Verdict, check, settle
-from tests.faults.harness import concurrently, drive, fault_stack, versions
+from tests.faults.checker import History, Verdict
+from tests.faults.harness import fault_stack, run_scenario
 
 KILLS = 10
 JOBS = 200
@@ -37,15 +37,8 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(
                     stack.restart_worker()
                     history.fault("SIGKILL of the worker's process group, restarted")
 
-        with concurrently(nemesis) as nemesis_thread:
-            drive(stack.client, history, n=JOBS, interval_s=0.1, during=nemesis_thread)
-        settle(stack.engine, history, timeout=240)
-        verdict = check(
-            stack.engine,
-            history,
-            scenario="worker-sigkill",
-            seed=seed,
-            versions=versions(stack.engine),
+        verdict = run_scenario(
+            stack, history, nemesis, scenario="worker-sigkill", seed=seed, n=JOBS
         )
     report(verdict)
     assert verdict.jobs >= JOBS and verdict.faults >= KILLS, verdict.line()
