@@ -71,6 +71,10 @@ def test_explanations_expose_the_scanner_marker_shortcut(
     pngs = marked_positives()
     clean = marker_shares(demo_bundles, "clean", method, pngs)
     confounded = marker_shares(demo_bundles, "confounded", method, pngs)
+    print(
+        f"{method}: marker-box share clean mean {clean.mean():.3f} (max {clean.max():.3f}), "
+        f"confounded mean {confounded.mean():.3f} (min {confounded.min():.3f})"
+    )
     assert confounded.mean() >= factor * clean.mean(), (clean, confounded)
     assert confounded.mean() > BOX_SHARE > clean.mean()
     assert confounded.min() > clean.max()
