@@ -185,7 +185,10 @@ def main() -> None:
     clean = next(b for b in DEMO_BUILDERS if b.name == MODEL and b.version == "clean")
     build_bundle(bundles, clean)
     with (
-        running_stack(bundles, work, worker_torch_threads=args.worker_threads) as (_, settings),
+        running_stack(bundles, work, worker_torch_threads=args.worker_threads) as (
+            sync_client,
+            settings,
+        ),
         xai_process(
             ["worker", "--nice", str(args.worker_nice)],
             settings_env(settings),
@@ -203,7 +206,9 @@ def main() -> None:
         base = f"http://127.0.0.1:{settings.port}"
 
         async def session() -> None:
-            async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+            async with httpx.AsyncClient(
+                base_url=base, timeout=30, limits=limits, headers=dict(sync_client.headers)
+            ) as client:
                 await run(args, client, settings.database_url)
 
         asyncio.run(session())

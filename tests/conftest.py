@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from shared.db.models import Role
 from shared.settings import Settings
 from tests.support import servers
 from tests.support.bundles import build_tiny_image_bundle, build_tiny_tabular_bundle
+from tests.support.tokens import Token, issue_all
 
 TEST_KEY = "test-case-reference-key-0123456789"
 
@@ -68,3 +70,15 @@ def make_settings(**overrides: object) -> Settings:
 @pytest.fixture(scope="session")
 def pg_settings(pg_url: str, redis_server: servers.RedisServer, bundles_dir: Path) -> Settings:
     return make_settings(database_url=pg_url, broker_url=redis_server.url, bundles_dir=bundles_dir)
+
+
+@pytest.fixture(scope="session")
+def tokens(pg_url: str) -> dict[Role, Token]:
+    """One API token per role in the session's database (as ``xai tokens create`` makes them)."""
+    return issue_all(pg_url)
+
+
+@pytest.fixture(scope="session")
+def clinician(tokens: dict[Role, Token]) -> dict[str, str]:
+    """Headers of the clinician token: what the clinical frontend sends."""
+    return tokens[Role.clinician].headers

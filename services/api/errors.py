@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.api.schemas import ProblemDetails
+from shared.audit import FeedbackError
 from shared.bundles.registry import UnknownModel
 from shared.preprocess import NotReproducible
 from shared.preprocess.errors import InputError, UnsupportedInput
@@ -21,6 +22,8 @@ MAX_DETAIL = 2000
 MAX_REASON = 300
 
 _DESCRIPTIONS = {
+    401: "no valid token: send `Authorization: Bearer <token>`",
+    403: "the token's role may not do this",
     404: "unknown resource",
     413: "body over the size cap",
     415: "not multipart/form-data or application/json, or not PNG/JPEG/DICOM",
@@ -35,15 +38,32 @@ class Problem(Exception):
     status = 400
     title = "Bad request"
 
-    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or []
+        self.headers = headers
 
 
 class NotFound(Problem):
     status = 404
     title = "Not found"
+
+
+class Unauthorized(Problem):
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(Problem):
+    status = 403
+    title = "Forbidden"
 
 
 def problem_body(
@@ -108,11 +128,17 @@ def _inline(schema: dict[str, Any]) -> dict[str, Any]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc.status, exc.title, exc.detail, exc.errors)
+        return problem_response(exc.status, exc.title, exc.detail, exc.errors, exc.headers)
 
     @app.exception_handler(InputError)
     async def _input(_: Request, exc: InputError) -> JSONResponse:
         return problem_response(422, "Invalid input", exc.detail, exc.errors)
+
+    @app.exception_handler(FeedbackError)
+    async def _feedback(_: Request, exc: FeedbackError) -> JSONResponse:
+        return problem_response(
+            422, "Invalid input", str(exc), [{"field": exc.field, "reason": str(exc)}]
+        )
 
     @app.exception_handler(UnsupportedInput)
     async def _media(_: Request, exc: UnsupportedInput) -> JSONResponse:

@@ -79,6 +79,7 @@ def create_prediction(
                 "input": sha256_hex(prepared.raw),
                 "methods": methods,
                 "case": case_hmac,
+                "by": request.requested_by,
             }
         )
     )
@@ -147,6 +148,7 @@ def create_prediction(
 def _replay(existing: Prediction, fingerprint: str) -> PredictionOutcome:
     if existing.request_fingerprint != fingerprint:
         raise InputError.field(
-            "Idempotency-Key", "already used for a different request (model, input or methods)"
+            "Idempotency-Key",
+            "already used for a different request (model, input, methods or requester)",
         )
     return PredictionOutcome(prediction=existing, replayed=True)

@@ -24,6 +24,7 @@ from shared.audit.checkpoint import (
     export_checkpoint,
     load_checkpoint,
     take_checkpoint,
+    verified_checkpoint,
 )
 from shared.audit.feedback import FeedbackError, record_feedback
 from shared.audit.holds import place_hold, release_hold
@@ -65,5 +66,6 @@ __all__ = [
     "record_prediction",
     "release_hold",
     "take_checkpoint",
+    "verified_checkpoint",
     "verify",
 ]

@@ -77,6 +77,19 @@ def take_checkpoint(session: Session, *, now: datetime | None = None) -> Checkpo
     return Checkpoint(seq=seq, hash=digest, count=count, created_at=now or datetime.now(UTC))
 
 
+def verified_checkpoint(
+    session: Session, *, previous: Checkpoint | None = None, now: datetime | None = None
+) -> Checkpoint:
+    """The head, once the chain up to it verifies (against ``previous`` too, if given)."""
+    checkpoint = take_checkpoint(session, now=now)
+    report = verify(session, checkpoint=previous)
+    if not report.ok:
+        raise CheckpointError(
+            f"the chain does not verify at {report.first_bad_seq}: {report.reason}"
+        )
+    return checkpoint
+
+
 def export_checkpoint(
     session: Session,
     path: Path,
@@ -86,12 +99,7 @@ def export_checkpoint(
 ) -> Checkpoint:
     """Verify the chain (against ``previous`` too, if given), then write its head to ``path``
     atomically. Refuses to bless a chain that does not verify."""
-    checkpoint = take_checkpoint(session, now=now)
-    report = verify(session, checkpoint=previous)
-    if not report.ok:
-        raise CheckpointError(
-            f"the chain does not verify at {report.first_bad_seq}: {report.reason}"
-        )
+    checkpoint = verified_checkpoint(session, previous=previous, now=now)
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(checkpoint.to_json(), indent=2) + "\n")

@@ -27,12 +27,14 @@ from sqlalchemy import Engine, text
 
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade
+from shared.db.models import Role
 from shared.settings import Settings
 from tests.conftest import make_settings
 from tests.faults.checker import History, Verdict, check, settle
 from tests.support import inputs, servers
 from tests.support.bundles import breast_cancer_case
 from tests.support.processes import Service, settings_env, wait_for
+from tests.support.tokens import issue
 
 FAULT_SETTINGS: dict[str, object] = {
     "publish_timeout_s": 0.5,
@@ -116,6 +118,7 @@ def fault_stack(
     with ExitStack() as stack:
         database = stack.enter_context(servers.fresh_database(admin_url))
         upgrade(database)
+        clinician = issue(database, Role.clinician)
         redis = stack.enter_context(servers.private_redis())
         assert redis.process is not None, "the fault suite needs redis-server to run its own"
         port = servers.free_port()
@@ -132,7 +135,11 @@ def fault_stack(
             if reconciler
             else None
         )
-        client = stack.enter_context(httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10))
+        client = stack.enter_context(
+            httpx.Client(
+                base_url=f"http://127.0.0.1:{port}", timeout=10, headers=clinician.headers
+            )
+        )
         engine = make_engine(database)
         stack.callback(engine.dispose)
         wait_for(lambda: _healthy(client), timeout=120, what="the API to start")

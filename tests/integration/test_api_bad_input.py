@@ -19,11 +19,13 @@ from tests.support.live import Footprint
 
 
 @pytest.fixture(scope="module")
-def client(pg_settings: Settings) -> Iterator[TestClient]:
+def client(pg_settings: Settings, clinician: dict[str, str]) -> Iterator[TestClient]:
     settings = pg_settings.model_copy(
         update={"max_body_bytes": CAP, "max_image_pixels": MAX_PIXELS}
     )
-    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+    with TestClient(
+        create_app(settings), raise_server_exceptions=False, headers=clinician
+    ) as test_client:
         yield test_client
 
 

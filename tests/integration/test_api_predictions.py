@@ -12,15 +12,16 @@ from sqlalchemy import func, select
 
 from services.api.app import create_app
 from shared.db.engine import make_engine, make_session_factory
-from shared.db.models import Blob, ExplanationJob, JobStatus, Prediction
+from shared.db.models import Blob, ExplanationJob, JobStatus, Prediction, Role
 from shared.settings import Settings
 from tests.support import inputs
 from tests.support.bundles import breast_cancer_case
+from tests.support.tokens import Token
 
 
 @pytest.fixture(scope="module")
-def client(pg_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(pg_settings)) as test_client:
+def client(pg_settings: Settings, clinician: dict[str, str]) -> Iterator[TestClient]:
+    with TestClient(create_app(pg_settings), headers=clinician) as test_client:
         yield test_client
 
 
@@ -147,7 +148,9 @@ def test_idempotency_key_returns_the_first_result_and_creates_nothing(
     assert other.json()["errors"][0]["field"] == "Idempotency-Key"
 
 
-def test_models_health_readiness_and_metrics(client: TestClient, bundles_dir) -> None:
+def test_models_health_readiness_and_metrics(
+    client: TestClient, bundles_dir, tokens: dict[Role, Token]
+) -> None:
     models = {m["name"]: m for m in client.get("/v1/models").json()}
     onnx_bytes = (bundles_dir / "tiny-cnn" / "v1" / "model.onnx").read_bytes()
     assert models["tiny-cnn"]["sha256"] == hashlib.sha256(onnx_bytes).hexdigest()
@@ -157,17 +160,18 @@ def test_models_health_readiness_and_metrics(client: TestClient, bundles_dir) ->
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.text
     assert all(check["ok"] for check in ready.json()["checks"].values())
-    assert "xai_predictions_total" in client.get("/metrics").text
+    metrics = client.get("/metrics", headers=tokens[Role.ops].headers)
+    assert "xai_predictions_total" in metrics.text
     assert client.get("/openapi.json").json()["paths"]["/v1/predictions"]["post"]["requestBody"]
 
 
 def test_unreachable_broker_still_records_and_leaves_jobs_queued(
-    pg_settings: Settings, sessions
+    pg_settings: Settings, sessions, clinician: dict[str, str]
 ) -> None:
     from tests.support.servers import free_port
 
     down = pg_settings.model_copy(update={"broker_url": f"redis://127.0.0.1:{free_port()}/0"})
-    with TestClient(create_app(down)) as client:
+    with TestClient(create_app(down), headers=clinician) as client:
         response = post_image(client, inputs.gray_png())
         assert response.status_code == 201, response.text
         assert client.get("/readyz").status_code == 503

@@ -41,7 +41,10 @@ def test_the_embedded_stack_runs_and_stops(tmp_path: Path, bundles_dir: Path) ->
         assert set(tokens) == {"clinician", "auditor", "ops"}
         assert (tmp_path / "var" / "xai.db").is_file()
         assert (tmp_path / "var" / "case_ref.key").stat().st_mode & 0o777 == 0o600
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        headers = {"Authorization": f"Bearer {tokens['clinician']}"}
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", timeout=30, headers=headers
+        ) as client:
             body = client.post(
                 "/v1/predictions", json={"model": "tiny-gbt", "features": breast_cancer_case(2)}
             ).json()

@@ -12,35 +12,26 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from services.api.app import create_app
-from services.worker.context import ModelCache, WorkerContext
+from services.worker.context import WorkerContext
 from services.worker.explain import run_job
 from shared import audit
-from shared.bundles.registry import Registry
-from shared.db.engine import make_engine, make_session_factory
-from shared.db.models import AuditRecord, ExplanationJob, ExplanationResult, JobStatus
+from shared.db.models import AuditRecord, ExplanationJob, ExplanationResult, JobStatus, Role
 from shared.settings import Settings
 from tests.support import inputs
+from tests.support.inprocess import context_for
+from tests.support.tokens import issue
 
 
 def predict(settings: Settings, methods: str = "saliency") -> uuid.UUID:
-    with TestClient(create_app(settings.model_copy(update={"broker_url": "memory://"}))) as client:
+    app = create_app(settings.model_copy(update={"broker_url": "memory://"}))
+    headers = issue(settings.database_url, Role.clinician).headers
+    with TestClient(app, headers=headers) as client:
         body = client.post(
             "/v1/predictions",
             files={"file": ("x.png", inputs.gray_png())},
             data={"model": "tiny-cnn", "methods": methods},
         ).json()
     return uuid.UUID(body["explanations"][0]["id"])
-
-
-def context_for(settings: Settings, bundles: Path) -> WorkerContext:
-    engine = make_engine(settings.database_url)
-    return WorkerContext(
-        settings=settings,
-        sessions=make_session_factory(engine),
-        models=ModelCache(registry=Registry.scan(bundles), device="cpu", threads=1),
-        device="cpu",
-        name="test-worker",
-    )
 
 
 def outcome(context: WorkerContext, job_id: uuid.UUID) -> tuple[ExplanationJob, int]:

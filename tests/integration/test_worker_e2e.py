@@ -19,20 +19,26 @@ from sqlalchemy import func, select
 from services.api.app import create_app
 from shared.contracts import EXPLAIN_QUEUE
 from shared.db.engine import make_engine, make_session_factory
-from shared.db.models import ExplanationJob, ExplanationResult
+from shared.db.models import ExplanationJob, ExplanationResult, Role
 from shared.queue import Publisher, make_client
 from shared.settings import Settings
 from tests.conftest import make_settings
 from tests.support import inputs
 from tests.support.bundles import breast_cancer_case
 from tests.support.processes import settings_env, wait_final, wait_for, xai_process
+from tests.support.tokens import issue
 
 
 @pytest.fixture(scope="module")
-def stack(pg_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+def stack(
+    pg_settings: Settings, tmp_path_factory: pytest.TempPathFactory, clinician: dict[str, str]
+) -> Iterator[TestClient]:
     log = tmp_path_factory.mktemp("logs") / "worker.log"
     env = settings_env(pg_settings)
-    with xai_process(["worker"], env, log), TestClient(create_app(pg_settings)) as client:
+    with (
+        xai_process(["worker"], env, log),
+        TestClient(create_app(pg_settings), headers=clinician) as client,
+    ):
         yield client
 
 
@@ -145,9 +151,10 @@ def test_embedded_sqlite_path(tmp_path: Path, bundles_dir: Path) -> None:
     from shared.db.migrate import upgrade
 
     upgrade(settings.database_url)
+    headers = issue(settings.database_url, Role.clinician).headers
     with (
         xai_process(["worker"], settings_env(settings), tmp_path / "worker.log"),
-        TestClient(create_app(settings)) as client,
+        TestClient(create_app(settings), headers=headers) as client,
     ):
         body = client.post(
             "/v1/predictions", json={"model": "tiny-gbt", "features": breast_cancer_case(1)}

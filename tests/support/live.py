@@ -17,10 +17,11 @@ from sqlalchemy import Engine, func, select
 
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.migrate import upgrade
-from shared.db.models import Blob, ExplanationJob, Prediction
+from shared.db.models import Blob, ExplanationJob, Prediction, Role
 from shared.settings import Settings
 from tests.support import servers
 from tests.support.processes import settings_env, wait_for, xai_process
+from tests.support.tokens import Token, issue_all
 
 KEY = "hostile-input-case-reference-key-0123"
 QUEUE = "explanations"
@@ -28,10 +29,13 @@ QUEUE = "explanations"
 
 @dataclass
 class LiveApi:
+    """``client`` sends a clinician's token; ``tokens`` holds one per role."""
+
     client: httpx.Client
     settings: Settings
     process: subprocess.Popen[bytes]
     log: Path
+    tokens: dict[Role, Token]
 
 
 @contextmanager
@@ -43,6 +47,7 @@ def live_api(
         database = stack.enter_context(servers.fresh_database(admin))
         broker = stack.enter_context(servers.private_redis())
         upgrade(database)
+        tokens = issue_all(database)
         values: dict[str, object] = {
             "database_url": database,
             "broker_url": broker.url,
@@ -58,10 +63,14 @@ def live_api(
         if worker:
             stack.enter_context(xai_process(["worker"], env, logs / "worker.log"))
         client = stack.enter_context(
-            httpx.Client(base_url=f"http://127.0.0.1:{settings.port}", timeout=60)
+            httpx.Client(
+                base_url=f"http://127.0.0.1:{settings.port}",
+                timeout=60,
+                headers=tokens[Role.clinician].headers,
+            )
         )
         wait_for(lambda: _up(client, api), timeout=120, what="the API to start")
-        yield LiveApi(client=client, settings=settings, process=api, log=log)
+        yield LiveApi(client=client, settings=settings, process=api, log=log, tokens=tokens)
 
 
 def _up(client: httpx.Client, process: subprocess.Popen[bytes]) -> bool:

@@ -8,25 +8,32 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from services.api import explanations
+from services.api.auth import CaseReaderDep, visible_job
 from services.api.deps import SessionDep, StateDep
-from services.api.errors import NotFound, problem_responses
+from services.api.errors import problem_responses
 from services.api.schemas import ExplanationOut, HeatmapQuery
 from shared.db import repository
 
 router = APIRouter(prefix="/v1/explanations", tags=["explanations"])
-_PROBLEMS = problem_responses(404, 422, 503, descriptions={404: "unknown explanation"})
+_PROBLEMS = problem_responses(
+    401, 403, 404, 422, 503, descriptions={404: "unknown explanation, or not yours"}
+)
 _ARCHIVED = problem_responses(
-    404, 422, 503, descriptions={404: "unknown explanation, or nothing of this kind archived yet"}
+    401,
+    403,
+    404,
+    422,
+    503,
+    descriptions={404: "unknown explanation, not yours, or nothing of this kind archived yet"},
 )
 _PNG = {200: {"content": {"image/png": {}}}, **_ARCHIVED}
 
 
 @router.get("/{job_id}", response_model=ExplanationOut, responses=_PROBLEMS)
-def get_explanation(job_id: uuid.UUID, session: SessionDep) -> ExplanationOut:
-    job = repository.get_job(session, job_id)
-    if job is None:
-        raise NotFound(f"no explanation {job_id}")
-    return ExplanationOut.of(job)
+def get_explanation(
+    job_id: uuid.UUID, session: SessionDep, principal: CaseReaderDep
+) -> ExplanationOut:
+    return ExplanationOut.of(visible_job(repository.get_job(session, job_id), principal, job_id))
 
 
 @router.get("/{job_id}/heatmap.png", response_class=Response, responses=_PNG)
@@ -36,8 +43,10 @@ def get_heatmap(
     session: SessionDep,
     state: StateDep,
     options: Annotated[HeatmapQuery, Query()],
+    principal: CaseReaderDep,
 ) -> Response:
     """The archived overlay, or a new rendering when any option is given."""
+    visible_job(repository.get_job(session, job_id), principal, job_id)
     if request.query_params:
         png = explanations.heatmap_png(
             session, state.registry, job_id, options, max_pixels=state.settings.max_image_pixels
@@ -48,7 +57,8 @@ def get_heatmap(
 
 
 @router.get("/{job_id}/waterfall.png", response_class=Response, responses=_PNG)
-def get_waterfall(job_id: uuid.UUID, session: SessionDep) -> Response:
+def get_waterfall(job_id: uuid.UUID, session: SessionDep, principal: CaseReaderDep) -> Response:
+    visible_job(repository.get_job(session, job_id), principal, job_id)
     png = explanations.stored_rendering(session, job_id, kind="waterfall")
     return Response(png, media_type="image/png")
 
@@ -58,8 +68,11 @@ def get_waterfall(job_id: uuid.UUID, session: SessionDep) -> Response:
     response_class=Response,
     responses={200: {"content": {"application/x-npy": {}}}, **_ARCHIVED},
 )
-def get_attributions(job_id: uuid.UUID, session: SessionDep) -> Response:
+def get_attributions(
+    job_id: uuid.UUID, session: SessionDep, principal: CaseReaderDep
+) -> Response:
     """The raw attribution array as a NumPy ``.npy`` file; its SHA-256 is the ETag."""
+    visible_job(repository.get_job(session, job_id), principal, job_id)
     data, sha256 = explanations.attributions_npy(session, job_id)
     headers = {"ETag": f'"{sha256}"', "Content-Disposition": f'attachment; filename="{job_id}.npy"'}
     return Response(data, media_type="application/x-npy", headers=headers)

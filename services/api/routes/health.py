@@ -7,7 +7,9 @@ from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from services.api.auth import OpsDep
 from services.api.deps import AppState, StateDep
+from services.api.errors import problem_responses
 from services.api.schemas import Check, Readiness
 
 router = APIRouter(tags=["operations"])
@@ -41,6 +43,11 @@ def _checks(state: AppState) -> dict[str, Check]:
     }
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
-def metrics() -> Response:
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}, **problem_responses(401, 403)},
+)
+def metrics(_: OpsDep) -> Response:
+    """Prometheus metrics (an ops token: ``bearer_token`` in the scrape config)."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -6,6 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 
+from services.api.auth import ArchiveReaderDep, ModelReaderDep
 from services.api.deps import SessionDep, StateDep
 from services.api.errors import problem_responses
 from services.api.explanations import model_summary_png
@@ -15,8 +16,8 @@ from shared.methods import supported_methods
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
-@router.get("", response_model=list[ModelOut])
-def list_models(state: StateDep) -> list[ModelOut]:
+@router.get("", response_model=list[ModelOut], responses=problem_responses(401, 403))
+def list_models(state: StateDep, _: ModelReaderDep) -> list[ModelOut]:
     return [
         ModelOut(
             name=b.name,
@@ -37,6 +38,8 @@ def list_models(state: StateDep) -> list[ModelOut]:
     responses={
         200: {"content": {"image/png": {}}},
         **problem_responses(
+            401,
+            403,
             404,
             422,
             503,
@@ -52,10 +55,11 @@ def get_summary(
     version: str,
     session: SessionDep,
     state: StateDep,
+    _: ArchiveReaderDep,
     method: str = "tree_shap",
     kind: Literal["beeswarm", "bar"] = "beeswarm",
 ) -> Response:
-    """Global SHAP summary of a tabular model over its archived explanations."""
+    """Global SHAP summary of a tabular model over its archived explanations (auditors, ops)."""
     png = model_summary_png(
         session, state.registry, name=name, version=version, method=method, kind=kind
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Header, Request, Response
@@ -11,12 +12,16 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from services.api import metrics
+from services.api.audit_schemas import FeedbackIn, FeedbackOut
+from services.api.auth import CaseReaderDep, ClinicianDep, EventsReaderDep, visible_prediction
 from services.api.deps import AppState, SessionDep, StateDep
-from services.api.errors import NotFound, problem_responses
+from services.api.errors import problem_responses
 from services.api.explanations import prediction_events
 from services.api.predictions import create_prediction
 from services.api.requests import parse_prediction_request
 from services.api.schemas import ImagePredictionForm, PredictionOut, TabularPredictionBody
+from shared.audit import record_feedback
+from shared.auth.tokens import Principal
 from shared.db import repository
 
 router = APIRouter(prefix="/v1/predictions", tags=["predictions"])
@@ -31,9 +36,11 @@ _REQUEST_BODY = {
     }
 }
 _POST_PROBLEMS = problem_responses(
-    404, 413, 415, 422, 503, descriptions={404: "unknown model or version"}
+    401, 403, 404, 413, 415, 422, 503, descriptions={404: "unknown model or version"}
 )
-_GET_PROBLEMS = problem_responses(404, 422, 503, descriptions={404: "unknown prediction"})
+_GET_PROBLEMS = problem_responses(
+    401, 403, 404, 422, 503, descriptions={404: "unknown prediction, or not yours"}
+)
 
 
 @router.post(
@@ -48,6 +55,7 @@ async def post_prediction(
     response: Response,
     state: StateDep,
     background: BackgroundTasks,
+    principal: ClinicianDep,
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
 ) -> PredictionOut:
     """Diagnose at once; the explanation jobs are queued and arrive later (see ``events``)."""
@@ -58,6 +66,7 @@ async def post_prediction(
         max_pixels=state.settings.max_image_pixels,
         idempotency_key=idempotency_key,
     )
+    parsed = replace(parsed, requested_by=str(principal.token_id))
     parsed_at = time.perf_counter()
     with metrics.INFERENCE_SECONDS.labels(parsed.bundle.name).time():
         outcome = await run_in_threadpool(
@@ -87,11 +96,17 @@ def _publish(state: AppState, job_ids: list[uuid.UUID]) -> None:
 
 
 @router.get("/{prediction_id}", response_model=PredictionOut, responses=_GET_PROBLEMS)
-def get_prediction(prediction_id: uuid.UUID, session: SessionDep) -> PredictionOut:
+def get_prediction(
+    prediction_id: uuid.UUID, session: SessionDep, principal: CaseReaderDep
+) -> PredictionOut:
     prediction = repository.get_prediction(session, prediction_id)
-    if prediction is None:
-        raise NotFound(f"no prediction {prediction_id}")
-    return PredictionOut.of(prediction)
+    return PredictionOut.of(visible_prediction(prediction, principal, prediction_id))
+
+
+def _check_visible(state: AppState, prediction_id: uuid.UUID, principal: Principal) -> None:
+    with state.sessions() as session:
+        prediction = repository.get_prediction(session, prediction_id)
+        visible_prediction(prediction, principal, prediction_id)
 
 
 @router.get(
@@ -99,8 +114,12 @@ def get_prediction(prediction_id: uuid.UUID, session: SessionDep) -> PredictionO
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}, **_GET_PROBLEMS},
 )
-async def get_prediction_events(prediction_id: uuid.UUID, state: StateDep) -> StreamingResponse:
-    """Server-Sent Events: a ``job`` event for each status change, then ``done``."""
+async def get_prediction_events(
+    prediction_id: uuid.UUID, state: StateDep, principal: EventsReaderDep
+) -> StreamingResponse:
+    """Server-Sent Events: a ``job`` event for each status change, then ``done``. Takes the
+    token as ``?token=`` too: a browser's EventSource cannot send headers."""
+    await run_in_threadpool(_check_visible, state, prediction_id, principal)
     stream = prediction_events(state.sessions, prediction_id)
     first = await anext(stream)  # a 404 must be raised before the stream starts
 
@@ -114,3 +133,28 @@ async def get_prediction_events(prediction_id: uuid.UUID, state: StateDep) -> St
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+@router.post(
+    "/{prediction_id}/feedback",
+    status_code=201,
+    response_model=FeedbackOut,
+    responses=_GET_PROBLEMS,
+)
+def post_feedback(
+    prediction_id: uuid.UUID, body: FeedbackIn, state: StateDep, principal: ClinicianDep
+) -> FeedbackOut:
+    """The clinician's decision on the diagnosis (human oversight): ``accept``, or ``override``
+    with the corrected label and a reason. Recorded with its own audit record; a later entry
+    does not erase an earlier one."""
+    with state.sessions.begin() as session:
+        prediction = repository.get_prediction(session, prediction_id)
+        feedback = record_feedback(
+            session,
+            prediction=visible_prediction(prediction, principal, prediction_id),
+            principal=principal,
+            decision=body.decision,
+            corrected_label=body.corrected_label,
+            reason=body.reason,
+        )
+        return FeedbackOut.of(feedback)

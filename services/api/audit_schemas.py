@@ -1,0 +1,186 @@
+"""Wire schemas of the auditor API and of clinician feedback."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from services.api.schemas import ExplanationOut, JobOut
+from shared.audit.verify import VerifyReport
+from shared.db.models import AuditRecord, ClinicianFeedback, FeedbackDecision, JobStatus, Prediction
+
+
+class FeedbackIn(BaseModel):
+    """Accept the diagnosis, or override it with the corrected label and the reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: FeedbackDecision
+    corrected_label: str | None = Field(default=None, min_length=1, max_length=128)
+    reason: str | None = Field(default=None, min_length=1, max_length=2000)
+
+
+class FeedbackOut(BaseModel):
+    id: uuid.UUID
+    prediction_id: uuid.UUID
+    clinician_token_id: uuid.UUID
+    decision: FeedbackDecision
+    corrected_label: str | None
+    reason: str | None
+    created_at: datetime
+    audit_seq: int
+
+    @classmethod
+    def of(cls, f: ClinicianFeedback) -> FeedbackOut:
+        return cls(
+            id=f.id,
+            prediction_id=f.prediction_id,
+            clinician_token_id=f.token_id,
+            decision=f.decision,
+            corrected_label=f.corrected_label,
+            reason=f.reason,
+            created_at=f.created_at,
+            audit_seq=f.audit_seq,
+        )
+
+
+class RecordQuery(BaseModel):
+    """Filters of ``GET /v1/audit/records``; all optional and combined with AND."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: AwareDatetime | None = Field(
+        default=None, alias="from", description="created at or after (ISO 8601 with zone)"
+    )
+    to: AwareDatetime | None = Field(
+        default=None, description="created before (ISO 8601 with zone)"
+    )
+    model: str | None = Field(default=None, min_length=1, max_length=64)
+    version: str | None = Field(default=None, min_length=1, max_length=64)
+    method: str | None = Field(default=None, min_length=1, max_length=64)
+    label: str | None = Field(default=None, min_length=1, max_length=128)
+    case_ref: str | None = Field(
+        default=None, min_length=1, max_length=256, description="plaintext; hashed server-side"
+    )
+    status: JobStatus | None = Field(default=None, description="of an explanation of the case")
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=200, description="next_cursor of a page")
+
+
+class RecordSummary(BaseModel):
+    id: uuid.UUID
+    created_at: datetime
+    model_name: str
+    model_version: str
+    model_sha256: str
+    label: str
+    probability: float
+    input_kind: str
+    explanations: list[JobOut]
+    links: dict[str, str]
+
+    @classmethod
+    def of(cls, p: Prediction) -> RecordSummary:
+        return cls(
+            id=p.id,
+            created_at=p.created_at,
+            model_name=p.model_name,
+            model_version=p.model_version,
+            model_sha256=p.model_sha256,
+            label=p.label,
+            probability=p.probability,
+            input_kind=p.input_kind,
+            explanations=[JobOut.of(job) for job in sorted(p.jobs, key=lambda j: j.method)],
+            links={"self": f"/v1/audit/records/{p.id}"},
+        )
+
+
+class RecordPage(BaseModel):
+    items: list[RecordSummary]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null: last")
+
+
+class ChainEntry(BaseModel):
+    seq: int
+    kind: str
+    created_at: datetime
+    hash: str
+    prev_hash: str
+    payload_sha256: str
+
+    @classmethod
+    def of(cls, r: AuditRecord) -> ChainEntry:
+        return cls(
+            seq=r.seq,
+            kind=r.kind,
+            created_at=r.created_at,
+            hash=r.hash,
+            prev_hash=r.prev_hash,
+            payload_sha256=r.payload_sha256,
+        )
+
+
+class AuditedPrediction(BaseModel):
+    id: uuid.UUID
+    created_at: datetime
+    model_name: str
+    model_version: str
+    model_sha256: str
+    input_kind: str
+    input_media_type: str
+    input_sha256: str
+    tensor_sha256: str
+    preprocessing: Any
+    label: str
+    probability: float
+    probabilities: dict[str, float]
+    case_ref_hmac: str | None
+    requested_by: str | None
+    runtime_versions: dict[str, Any]
+
+    @classmethod
+    def of(cls, p: Prediction) -> AuditedPrediction:
+        return cls.model_validate(p, from_attributes=True)
+
+
+class FullRecord(BaseModel):
+    """One decision as archived: the prediction, every explanation, feedback, chain records."""
+
+    prediction: AuditedPrediction
+    explanations: list[ExplanationOut]
+    feedback: list[FeedbackOut]
+    chain: list[ChainEntry] = Field(description="the audit records about this decision, in order")
+    links: dict[str, str]
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    checked: int
+    first_bad_seq: int | None
+    reason: str | None
+    head_seq: int
+    head_hash: str
+    blobs_checked: int
+
+    @classmethod
+    def of(cls, report: VerifyReport) -> VerifyOut:
+        return cls(**report.to_dict())
+
+
+class CheckpointIn(BaseModel):
+    """A checkpoint file as exported (``xai audit checkpoint`` or ``POST /v1/ops/checkpoints``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["xai-audit-checkpoint/1"]
+    seq: int = Field(ge=0)
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    count: int = Field(ge=0)
+    created_at: AwareDatetime
+
+
+class CheckpointOut(CheckpointIn):
+    pass

@@ -1,0 +1,130 @@
+"""Who may call what: bearer tokens with roles, checked by one dependency per route.
+
+- ``Authorization: Bearer <token>`` on every ``/v1`` route and ``/metrics``; the events stream
+  also takes ``?token=`` (a browser's ``EventSource`` cannot send headers). No valid token:
+  401 with ``WWW-Authenticate: Bearer``; a valid token of another role: 403.
+- Clinicians see only what they requested: another clinician's prediction or explanation
+  answers 404, exactly like an unknown id, so ids reveal nothing.
+- Every auditor read states its purpose (header ``X-Audit-Purpose``) and is recorded in the
+  access log and the audit chain *before* it is served: no read goes unrecorded.
+
+Liveness, readiness, the pages and the OpenAPI documents stay open: they hold no patient data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.api.deps import StateDep
+from services.api.errors import Forbidden, NotFound, Problem, Unauthorized
+from shared import audit
+from shared.auth.tokens import Principal, authenticate
+from shared.db.models import ExplanationJob, Prediction, Role
+
+PURPOSE_HEADER = "X-Audit-Purpose"
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="xai-stack"'}
+_bearer = HTTPBearer(auto_error=False, description="an API token made by `xai tokens create`")
+
+CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+class MissingPurpose(Problem):
+    status = 422
+    title = "Invalid input"
+
+
+def _principal(state: Any, token: str | None) -> Principal:
+    with state.sessions() as session:
+        principal = authenticate(session, token)
+    if principal is None:
+        detail = "a valid token is required" if token else "no token: send Authorization: Bearer"
+        raise Unauthorized(detail, headers=_CHALLENGE)
+    return principal
+
+
+def _check_role(principal: Principal, roles: tuple[Role, ...]) -> None:
+    if principal.role not in roles:
+        allowed = ", ".join(str(r) for r in roles)
+        raise Forbidden(f"role {principal.role} may not do this; allowed: {allowed}")
+
+
+def require(*roles: Role, query_token: bool = False) -> Callable[..., Principal]:
+    """A dependency: the caller's principal if its token is valid and its role is in ``roles``.
+    ``query_token`` also accepts ``?token=`` (only for the events stream)."""
+
+    def dependency(request: Request, state: StateDep, credentials: CredentialsDep) -> Principal:
+        token = credentials.credentials if credentials else None
+        if token is None and query_token:
+            token = request.query_params.get("token")
+        principal = _principal(state, token)
+        _check_role(principal, roles)
+        if principal.role is Role.auditor:
+            _log_auditor_read(request, state, principal)
+        return principal
+
+    return dependency
+
+
+def _log_auditor_read(request: Request, state: Any, principal: Principal) -> None:
+    """Record the read (who, what, when, why) in its own committed transaction before serving."""
+    purpose = (request.headers.get(PURPOSE_HEADER) or "").strip()
+    if not purpose:
+        raise MissingPurpose(
+            f"every auditor request states its purpose in the {PURPOSE_HEADER} header",
+            errors=[{"field": PURPOSE_HEADER, "reason": "required for auditor requests"}],
+        )
+    route = request.scope.get("route")
+    action = f"{request.method} {getattr(route, 'path', request.url.path)}"
+    subject = next(iter(request.path_params.values()), None)
+    try:
+        with state.sessions.begin() as session:
+            audit.log_access(
+                session,
+                principal=principal,
+                action=action,
+                purpose=purpose,
+                subject_id=str(subject)[:64] if subject is not None else None,
+            )
+    except audit.AccessError as exc:
+        raise MissingPurpose(
+            str(exc), errors=[{"field": PURPOSE_HEADER, "reason": str(exc)}]
+        ) from None
+
+
+def _dep(*roles: Role, query_token: bool = False) -> Any:
+    return Annotated[Principal, Depends(require(*roles, query_token=query_token))]
+
+
+ClinicianDep = _dep(Role.clinician)
+EventsReaderDep = _dep(Role.clinician, query_token=True)
+CaseReaderDep = _dep(Role.clinician, Role.auditor)
+AuditorDep = _dep(Role.auditor)
+OpsDep = _dep(Role.ops)
+ModelReaderDep = _dep(Role.clinician, Role.auditor, Role.ops)
+ArchiveReaderDep = _dep(Role.auditor, Role.ops)
+
+
+def visible_prediction(
+    prediction: Prediction | None, principal: Principal, ref: uuid.UUID
+) -> Prediction:
+    """The prediction if this principal may read it; else 404 (unknown and not-yours alike)."""
+    if prediction is None or not _may_read(prediction, principal):
+        raise NotFound(f"no prediction {ref}")
+    return prediction
+
+
+def visible_job(job: ExplanationJob | None, principal: Principal, ref: uuid.UUID) -> ExplanationJob:
+    if job is None or not _may_read(job.prediction, principal):
+        raise NotFound(f"no explanation {ref}")
+    return job
+
+
+def _may_read(prediction: Prediction, principal: Principal) -> bool:
+    if principal.role is Role.clinician:
+        return prediction.requested_by == str(principal.token_id)
+    return principal.role is Role.auditor
