@@ -17,12 +17,13 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.api.deps import StateDep
 from services.api.errors import Forbidden, NotFound, Problem, Unauthorized
 from shared import audit
+from shared.audit.access import MAX_PURPOSE
 from shared.auth.tokens import Principal, authenticate
 from shared.db.models import ExplanationJob, Prediction, Role
 
@@ -31,6 +32,14 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="xai-stack"'}
 _bearer = HTTPBearer(auto_error=False, description="an API token made by `xai tokens create`")
 
 CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+PurposeDep = Annotated[
+    str | None,
+    Header(
+        alias=PURPOSE_HEADER,
+        max_length=MAX_PURPOSE,
+        description="why this read is made; required with an auditor token (logged)",
+    ),
+]
 
 
 class MissingPurpose(Problem):
@@ -57,22 +66,26 @@ def require(*roles: Role, query_token: bool = False) -> Callable[..., Principal]
     """A dependency: the caller's principal if its token is valid and its role is in ``roles``.
     ``query_token`` also accepts ``?token=`` (only for the events stream)."""
 
-    def dependency(request: Request, state: StateDep, credentials: CredentialsDep) -> Principal:
+    def dependency(
+        request: Request, state: StateDep, credentials: CredentialsDep, purpose: PurposeDep = None
+    ) -> Principal:
         token = credentials.credentials if credentials else None
         if token is None and query_token:
             token = request.query_params.get("token")
         principal = _principal(state, token)
         _check_role(principal, roles)
         if principal.role is Role.auditor:
-            _log_auditor_read(request, state, principal)
+            _log_auditor_read(request, state, principal, purpose)
         return principal
 
     return dependency
 
 
-def _log_auditor_read(request: Request, state: Any, principal: Principal) -> None:
+def _log_auditor_read(
+    request: Request, state: Any, principal: Principal, purpose: str | None
+) -> None:
     """Record the read (who, what, when, why) in its own committed transaction before serving."""
-    purpose = (request.headers.get(PURPOSE_HEADER) or "").strip()
+    purpose = (purpose or "").strip()
     if not purpose:
         raise MissingPurpose(
             f"every auditor request states its purpose in the {PURPOSE_HEADER} header",

@@ -172,6 +172,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # the framework could not parse the body (e.g. not UTF-8)
+            reason = "not parseable as the declared content type"
+            return problem_response(
+                422, "Invalid input", f"body: {reason}", [{"field": "body", "reason": reason}]
+            )
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Bad request")
         return problem_response(exc.status_code, title, str(exc.detail), headers=exc.headers)
 

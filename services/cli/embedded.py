@@ -53,6 +53,7 @@ def run_embedded(*, skip_build: bool) -> int:
 
     upgrade(settings.database_url)
     tokens = _demo_tokens(settings.database_url)
+    _write_token_file(VAR / "demo-tokens.env", tokens)
     xai = [sys.executable, "-m", "services.cli.main"]
     processes = {
         name: subprocess.Popen([*xai, *command], env=env)
@@ -69,7 +70,8 @@ def run_embedded(*, skip_build: bool) -> int:
                 f"\nxai-stack is running at {url}  (API docs: {url}/docs)\n"
                 f"database: {settings.database_url}\nbundles:  {settings.bundles_dir}\n"
                 + "".join(f"demo {role:<9} token: {token}\n" for role, token in tokens.items())
-                + "Ctrl-C stops everything.\n",
+                + f"(also in {VAR / 'demo-tokens.env'}: `. {VAR / 'demo-tokens.env'}` sets "
+                "$CLINICIAN, $AUDITOR and $OPS)\n" + "Ctrl-C stops everything.\n",
                 flush=True,
             )
         return _supervise(processes)
@@ -112,6 +114,13 @@ def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def _write_token_file(path: Path, tokens: dict[str, str]) -> None:
+    """This run's demo tokens as shell variables, readable by the owner only."""
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text("".join(f"{role.upper()}={token}\n" for role, token in tokens.items()))
 
 
 def _demo_tokens(database_url: str) -> dict[str, str]:

@@ -41,6 +41,11 @@ def test_the_embedded_stack_runs_and_stops(tmp_path: Path, bundles_dir: Path) ->
         assert set(tokens) == {"clinician", "auditor", "ops"}
         assert (tmp_path / "var" / "xai.db").is_file()
         assert (tmp_path / "var" / "case_ref.key").stat().st_mode & 0o777 == 0o600
+        token_file = tmp_path / "var" / "demo-tokens.env"
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        assert dict(line.split("=", 1) for line in token_file.read_text().split()) == {
+            role.upper(): token for role, token in tokens.items()
+        }
         headers = {"Authorization": f"Bearer {tokens['clinician']}"}
         with httpx.Client(
             base_url=f"http://127.0.0.1:{port}", timeout=30, headers=headers
@@ -54,7 +59,11 @@ def test_the_embedded_stack_runs_and_stops(tmp_path: Path, bundles_dir: Path) ->
                 timeout=120,
                 what="the explanation",
             )
-        assert done["status"] == "succeeded", (done, log.read_text()[-3000:])
+            assert done["status"] == "succeeded", (done, log.read_text()[-3000:])
+            auditor = {"Authorization": f"Bearer {tokens['auditor']}", "X-Audit-Purpose": "test"}
+            found = client.get("/v1/audit/records", headers=auditor).json()["items"]
+            assert [item["id"] for item in found] == [body["id"]]
+            assert client.get("/v1/audit/verify", headers=auditor).json()["ok"]
     finally:
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=60)

@@ -68,9 +68,7 @@ def get_waterfall(job_id: uuid.UUID, session: SessionDep, principal: CaseReaderD
     response_class=Response,
     responses={200: {"content": {"application/x-npy": {}}}, **_ARCHIVED},
 )
-def get_attributions(
-    job_id: uuid.UUID, session: SessionDep, principal: CaseReaderDep
-) -> Response:
+def get_attributions(job_id: uuid.UUID, session: SessionDep, principal: CaseReaderDep) -> Response:
     """The raw attribution array as a NumPy ``.npy`` file; its SHA-256 is the ETag."""
     visible_job(repository.get_job(session, job_id), principal, job_id)
     data, sha256 = explanations.attributions_npy(session, job_id)

@@ -46,7 +46,7 @@ def _checks(state: AppState) -> dict[str, Check]:
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}}, **problem_responses(401, 403)},
+    responses={200: {"content": {"text/plain": {}}}, **problem_responses(401, 403, 422)},
 )
 def metrics(_: OpsDep) -> Response:
     """Prometheus metrics (an ops token: ``bearer_token`` in the scrape config)."""

@@ -16,7 +16,7 @@ from shared.methods import supported_methods
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
-@router.get("", response_model=list[ModelOut], responses=problem_responses(401, 403))
+@router.get("", response_model=list[ModelOut], responses=problem_responses(401, 403, 422))
 def list_models(state: StateDep, _: ModelReaderDep) -> list[ModelOut]:
     return [
         ModelOut(

@@ -15,7 +15,7 @@ from shared import audit
 router = APIRouter(prefix="/v1/ops", tags=["operations"])
 
 
-@router.get("/status", response_model=OpsStatus, responses=problem_responses(401, 403, 503))
+@router.get("/status", response_model=OpsStatus, responses=problem_responses(401, 403, 422, 503))
 def get_status(session: SessionDep, state: StateDep, _: OpsDep) -> OpsStatus:
     """A snapshot for the ops view; the broker is asked with the publish timeout as its bound."""
     return ops_status(
@@ -31,7 +31,7 @@ def get_status(session: SessionDep, state: StateDep, _: OpsDep) -> OpsStatus:
     status_code=201,
     response_model=CheckpointOut,
     responses=problem_responses(
-        401, 403, 409, 503, descriptions={409: "the chain does not verify"}
+        401, 403, 409, 422, 503, descriptions={409: "the chain does not verify"}
     ),
 )
 async def post_checkpoint(state: StateDep, _: OpsDep) -> CheckpointOut:
