@@ -43,18 +43,23 @@ def sanitize_preamble(data: bytes) -> tuple[bytes, bool]:
     return bytes(PREAMBLE_BYTES) + data[PREAMBLE_BYTES:], True
 
 
+def read_dicom(data: bytes) -> Any:
+    """Parse a Part 10 file (values stay undecoded until read); any failure is bad input."""
+    import pydicom
+
+    try:
+        return pydicom.dcmread(io.BytesIO(data))
+    except Exception as exc:  # InvalidDicomError, EOFError, struct.error, RecursionError, …
+        raise InputError.field("file", f"malformed DICOM: {exc}") from None
+
+
 def decode_dicom(data: bytes, *, max_pixels: int) -> tuple[np.ndarray, dict[str, Any]]:
     """Return float32 ``[C, H, W]`` in [0, 1] (C = 1 or 3) and the record of the transforms.
 
     pydicom raises many exception types on malformed files, and bad values surface only when
     an attribute is read, so every failure after the size checks is reported as bad input.
     """
-    import pydicom
-
-    try:
-        dataset = pydicom.dcmread(io.BytesIO(data))
-    except Exception as exc:  # InvalidDicomError, EOFError, struct.error, RecursionError, …
-        raise InputError.field("file", f"malformed DICOM: {exc}") from None
+    dataset = read_dicom(data)
     try:
         return _decode(dataset, max_pixels=max_pixels)
     except InputError:

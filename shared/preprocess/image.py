@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from shared.bundles.manifest import ImageInput
+from shared.preprocess.deidentify import deidentify
 from shared.preprocess.dicom import decode_dicom, sanitize_preamble
 from shared.preprocess.errors import InputError, UnsupportedInput
 from shared.preprocess.prepared import PreparedInput
@@ -42,7 +43,9 @@ def prepare_image(data: bytes, spec: ImageInput, *, max_pixels: int) -> Prepared
     media_type = sniff_media_type(data)
     if media_type == "application/dicom":
         data, zeroed = sanitize_preamble(data)
+        data, deidentified = deidentify(data)  # what is stored, and decoded, has no identity
         pixels, steps = decode_dicom(data, max_pixels=max_pixels)
+        steps["deidentification"] = deidentified
         if zeroed:
             steps["preamble"] = "zeroed in the stored file (it held non-DICOM bytes)"
     else:
