@@ -10,7 +10,16 @@ from fastapi import FastAPI
 from services.api.deps import AppState
 from services.api.errors import install_error_handlers
 from services.api.limits import BodySizeLimit
-from services.api.routes import audit, explanations, health, models, ops, pages, predictions
+from services.api.routes import (
+    audit,
+    explanations,
+    health,
+    models,
+    ops,
+    pages,
+    predictions,
+    reports,
+)
 from services.api.runtime import ModelRuntime
 from shared.bundles.registry import Registry
 from shared.db.engine import make_engine, make_session_factory
@@ -59,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health.router,
         ops.router,
         audit.router,
+        reports.router,
         pages.router,
     ):
         app.include_router(router)

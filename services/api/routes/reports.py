@@ -1,0 +1,58 @@
+"""``/v1/audit/records/{prediction_id}/report``: one decision's report for auditors, as JSON or
+as a PDF (each read is logged, with its stated purpose, before it is served)."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from services.api import reports
+from services.api.auth import AuditorDep
+from services.api.deps import SessionDep, StateDep
+from services.api.errors import problem_responses
+
+router = APIRouter(prefix="/v1/audit/records", tags=["audit"])
+_PROBLEMS = problem_responses(
+    401,
+    403,
+    404,
+    422,
+    503,
+    descriptions={422: "no X-Audit-Purpose header, or a malformed prediction id"},
+)
+
+
+def _attachment(prediction_id: uuid.UUID, extension: str) -> dict[str, str]:
+    filename = f"decision-report-{prediction_id}.{extension}"
+    return {
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store",
+    }
+
+
+@router.get(
+    "/{prediction_id}/report.json",
+    response_class=JSONResponse,
+    responses={200: {"content": {"application/json": {}}}, **_PROBLEMS},
+)
+def get_report_json(
+    prediction_id: uuid.UUID, session: SessionDep, state: StateDep, _: AuditorDep
+) -> JSONResponse:
+    """The decision, its model card, explanations, feedback and audit-chain records."""
+    report = reports.decision_report(session, state.registry, prediction_id)
+    return JSONResponse(report, headers=_attachment(prediction_id, "json"))
+
+
+@router.get(
+    "/{prediction_id}/report.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}, **_PROBLEMS},
+)
+def get_report_pdf(
+    prediction_id: uuid.UUID, session: SessionDep, state: StateDep, _: AuditorDep
+) -> Response:
+    """The same report as an A4 PDF, with the archived heatmap or waterfall of each explanation."""
+    pdf = reports.decision_report_pdf(session, state.registry, prediction_id)
+    return Response(pdf, media_type="application/pdf", headers=_attachment(prediction_id, "pdf"))
