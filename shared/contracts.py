@@ -17,3 +17,13 @@ class ExplainMessage(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     job_id: uuid.UUID
+
+
+REPLAY_TASK = "xai.replay"
+"""Recompute an archived explanation for an auditor; published on :data:`EXPLAIN_QUEUE`."""
+
+
+class ReplayMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    replay_id: uuid.UUID

@@ -1,6 +1,7 @@
-"""Publishing job ids to the queue, by task name, after the commit, with a bounded wait.
+"""Publishing job and replay ids to the queue, by task name, after the commit, with a bounded
+wait.
 
-If the broker is unreachable the jobs stay ``queued`` in the record and the worker's
+If the broker is unreachable the jobs (and replays) stay ``queued`` in the record and the worker's
 reconciler publishes them later: a publish failure never fails a request. Every wait on the
 broker is bounded by ``publish_timeout_s`` (connect and socket timeouts, no retries), so a
 broker that is down or hung (accepting connections, answering nothing) costs each publish at
@@ -11,13 +12,20 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
-from shared.contracts import EXPLAIN_QUEUE, EXPLAIN_TASK, ExplainMessage
-from shared.db import jobs
+from shared.contracts import (
+    EXPLAIN_QUEUE,
+    EXPLAIN_TASK,
+    REPLAY_TASK,
+    ExplainMessage,
+    ReplayMessage,
+)
+from shared.db import jobs, replays
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -55,24 +63,11 @@ class Publisher:
 
     def publish(self, job_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
         """Publish each job; return those that reached the broker."""
-        sent: list[uuid.UUID] = []
-        for job_id in job_ids:
-            body = ExplainMessage(job_id=job_id).model_dump(mode="json")
-            try:
-                self.client.send_task(
-                    EXPLAIN_TASK,
-                    kwargs=body,
-                    queue=EXPLAIN_QUEUE,
-                    retry=False,
-                    task_id=str(job_id),
-                )
-            except Exception as exc:  # kombu raises many transport-specific errors
-                log.warning(
-                    "publish of job %s failed, left queued for the reconciler: %s", job_id, exc
-                )
-                break
-            sent.append(job_id)
-        return sent
+        return self._send(EXPLAIN_TASK, job_ids, lambda job_id: ExplainMessage(job_id=job_id))
+
+    def publish_replays(self, replay_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+        """Publish each replay; return those that reached the broker."""
+        return self._send(REPLAY_TASK, replay_ids, lambda rid: ReplayMessage(replay_id=rid))
 
     def publish_committed(
         self, job_ids: list[uuid.UUID], *, sessions: sessionmaker[Session]
@@ -83,15 +78,58 @@ class Publisher:
         the reconciler's next pass; if the record is unreachable too, they stay recorded as
         published once and the reconciler re-publishes them after ``requeue_after_s``.
         """
-        sent = set(self.publish(job_ids))
-        unsent = [job_id for job_id in job_ids if job_id not in sent]
+        self._after_commit(job_ids, self.publish, jobs.mark_unpublished, sessions)
+
+    def publish_replays_committed(
+        self, replay_ids: list[uuid.UUID], *, sessions: sessionmaker[Session]
+    ) -> None:
+        """Like :meth:`publish_committed`, for replays just committed as published."""
+        self._after_commit(replay_ids, self.publish_replays, replays.mark_unpublished, sessions)
+
+    def _send(
+        self,
+        task: str,
+        ids: Iterable[uuid.UUID],
+        message: Callable[[uuid.UUID], BaseModel],
+    ) -> list[uuid.UUID]:
+        sent: list[uuid.UUID] = []
+        for item_id in ids:
+            body = message(item_id).model_dump(mode="json")
+            try:
+                self.client.send_task(
+                    task,
+                    kwargs=body,
+                    queue=EXPLAIN_QUEUE,
+                    retry=False,
+                    task_id=str(item_id),
+                )
+            except Exception as exc:  # kombu raises many transport-specific errors
+                log.warning(
+                    "publish of %s %s failed, left queued for the reconciler: %s",
+                    task,
+                    item_id,
+                    exc,
+                )
+                break
+            sent.append(item_id)
+        return sent
+
+    @staticmethod
+    def _after_commit(
+        ids: list[uuid.UUID],
+        publish: Callable[[list[uuid.UUID]], list[uuid.UUID]],
+        unpublish: Callable[[Session, list[uuid.UUID]], None],
+        sessions: sessionmaker[Session],
+    ) -> None:
+        sent = set(publish(ids))
+        unsent = [item_id for item_id in ids if item_id not in sent]
         if not unsent:
             return
         try:
             with sessions.begin() as session:
-                jobs.mark_unpublished(session, unsent)
+                unpublish(session, unsent)
         except SQLAlchemyError as exc:
-            log.warning("could not hand %d jobs to the reconciler now: %s", len(unsent), exc)
+            log.warning("could not hand %d messages to the reconciler now: %s", len(unsent), exc)
 
     def ping(self, timeout_s: float) -> bool:
         try:

@@ -18,6 +18,7 @@ from services.api.routes import (
     ops,
     pages,
     predictions,
+    replays,
     reports,
 )
 from services.api.runtime import ModelRuntime
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ops.router,
         audit.router,
         reports.router,
+        replays.router,
         pages.router,
     ):
         app.include_router(router)

@@ -8,9 +8,7 @@ attempts are spent; a database outage gives it back and retries the task.
 
 from __future__ import annotations
 
-import io
 import logging
-import time
 import uuid
 from typing import Any
 
@@ -18,15 +16,15 @@ import numpy as np
 from sqlalchemy.exc import OperationalError
 
 from services.worker.context import WorkerContext
-from services.worker.explainers import Attribution, ExplainerError, LoadedModel, get_explainer
+from services.worker.explainers import ExplainerError
+from services.worker.recompute import Computed, compute, npy_bytes
 from services.worker.rendering_defaults import render_default
 from shared import audit
 from shared.bundles.registry import UnknownModel
 from shared.db import jobs, repository
 from shared.db.models import ExplanationJob, ExplanationResult, Prediction
 from shared.hashing import sha256_hex
-from shared.preprocess import NotReproducible, reproduce_tensor
-from shared.versions import package_versions
+from shared.preprocess import NotReproducible
 
 log = logging.getLogger(__name__)
 
@@ -104,67 +102,23 @@ def _compute(*, job_id: uuid.UUID, context: WorkerContext) -> dict[str, Any]:
         prediction = job.prediction
         stored = repository.get_blob(session, prediction.input_sha256)
         assert stored is not None, "the prediction's input is archived with it"
-    model = context.models.load(
-        name=prediction.model_name, version=prediction.model_version, sha256=prediction.model_sha256
-    )
-    x = reproduce_tensor(
-        stored.data,
-        model.manifest,
-        expected_sha256=prediction.tensor_sha256,
-        max_pixels=context.settings.max_image_pixels,
-    )
-    explainer = get_explainer(job.method)
-    if not explainer.supports(model.manifest):
-        raise ExplainerError(f"{job.method} does not support {prediction.model_name}")
-    parity = _check_parity(model, x, tolerance=context.settings.parity_tolerance)
-    started = time.perf_counter()
-    attribution = explainer.explain(
-        model=model, x=x, target=job.target, parameters=dict(job.parameters), seed=job.seed
-    )
-    compute_ms = (time.perf_counter() - started) * 1000
-    if attribution.model_sha256 != prediction.model_sha256:
-        raise ExplainerError("the explained model is not the served model (sha256 differs)")
-    return _archive_row(job, prediction, model, x, attribution, parity, compute_ms)
+    computed = compute(job=job, prediction=prediction, raw_input=stored.data, context=context)
+    return _archive_row(job, prediction, computed)
 
 
-def _check_parity(model: LoadedModel, x: np.ndarray, *, tolerance: float) -> float | None:
-    """Max |ORT - twin| on this input; over tolerance the explanation would not be of the
-    served model, so the job fails and nothing is archived as valid."""
-    if model.twin is None:
-        return None
-    from services.worker.twin import parity
-
-    difference = parity(model, x)
-    if not difference <= tolerance:
-        raise ExplainerError(
-            f"parity check failed: the torch twin differs from the served ONNX model by "
-            f"{difference:.3g} > tolerance {tolerance:g}; refusing to explain"
-        )
-    return difference
-
-
-def _archive_row(
-    job: ExplanationJob,
-    prediction: Prediction,
-    model: LoadedModel,
-    x: np.ndarray,
-    attribution: Attribution,
-    parity: float | None,
-    compute_ms: float,
-) -> dict[str, Any]:
-    values = np.ascontiguousarray(attribution.values, dtype=np.float32)
-    buffer = io.BytesIO()
-    np.save(buffer, values, allow_pickle=False)
-    npy = buffer.getvalue()
+def _archive_row(job: ExplanationJob, prediction: Prediction, computed: Computed) -> dict[str, Any]:
+    attribution = computed.attribution
+    values = computed.values
+    npy = npy_bytes(values)
     rendering, summary = render_default(
-        model=model, prediction=prediction, x=x, attribution=attribution
+        model=computed.model, prediction=prediction, x=computed.x, attribution=attribution
     )
     blobs = [(npy, "application/x-npy")]
     if rendering is not None:
         blobs.append((rendering, "image/png"))
     quality = {k: float(v) for k, v in attribution.quality.items()}
-    if parity is not None:
-        quality["parity_max_abs_diff"] = parity
+    if computed.parity is not None:
+        quality["parity_max_abs_diff"] = computed.parity
     return {
         "blobs": blobs,
         "job_id": job.id,
@@ -178,8 +132,8 @@ def _archive_row(
         "parameters": attribution.parameters,
         "quality": quality,
         "summary": summary,
-        "library_versions": {**attribution.library_versions, **_runtime_versions()},
-        "compute_ms": compute_ms,
+        "library_versions": computed.library_versions,
+        "compute_ms": computed.compute_ms,
     }
 
 
@@ -197,7 +151,3 @@ def _jsonable_baseline(baseline: Any) -> dict[str, Any]:
         "min": float(array.min()),
         "max": float(array.max()),
     }
-
-
-def _runtime_versions() -> dict[str, str]:
-    return package_versions("onnxruntime", "numpy", python=True)

@@ -3,7 +3,8 @@
 Every few seconds it (1) gives back ``running`` jobs whose worker lease expired (``failed`` once
 their attempts are spent) and (2) re-publishes ``queued`` jobs whose message may be lost (never
 published, or published long ago, e.g. Redis restarted empty). Duplicated messages are harmless:
-a worker claims a job with a conditional UPDATE. Several reconcilers may run at once.
+a worker claims a job with a conditional UPDATE. Several reconcilers may run at once. Replays
+(:mod:`shared.db.replays`) get the same two steps; only their worker ever ends them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db import jobs
+from shared.db import jobs, replays
 from shared.db.engine import make_engine, make_session_factory
 from shared.queue import Publisher, make_client
 from shared.settings import Settings
@@ -29,6 +30,13 @@ class Pass:
     failed: int
     published: int
     due: int
+    replays_requeued: int = 0
+    replays_published: int = 0
+    replays_due: int = 0
+
+    @property
+    def eventful(self) -> bool:
+        return any((self.requeued, self.failed, self.due, self.replays_requeued, self.replays_due))
 
 
 def reconcile_once(
@@ -39,11 +47,23 @@ def reconcile_once(
         due = jobs.due_for_publish(
             session, grace_s=settings.requeue_after_s / 3, requeue_after_s=settings.requeue_after_s
         )
+        replays_requeued = replays.expire_leases(session, lease_s=settings.job_lease_s)
+        replays_due = replays.due_for_publish(session, requeue_after_s=settings.requeue_after_s)
     sent = publisher.publish(due) if due else []
-    if sent:
+    replays_sent = publisher.publish_replays(replays_due) if replays_due else []
+    if sent or replays_sent:
         with sessions.begin() as session:
             jobs.mark_published(session, sent)
-    return Pass(requeued=requeued, failed=failed, published=len(sent), due=len(due))
+            replays.mark_published(session, replays_sent)
+    return Pass(
+        requeued=requeued,
+        failed=failed,
+        published=len(sent),
+        due=len(due),
+        replays_requeued=replays_requeued,
+        replays_published=len(replays_sent),
+        replays_due=len(replays_due),
+    )
 
 
 def run_forever(settings: Settings, *, passes: int | None = None) -> None:
@@ -54,7 +74,7 @@ def run_forever(settings: Settings, *, passes: int | None = None) -> None:
     while passes is None or done < passes:
         try:
             result = reconcile_once(sessions=sessions, publisher=publisher, settings=settings)
-            if result.requeued or result.failed or result.due:
+            if result.eventful:
                 log.info("%s", result)
         except OperationalError as exc:
             log.warning("database unavailable, will retry: %s", exc.orig)

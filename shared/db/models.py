@@ -176,6 +176,43 @@ class ExplanationResult(Base):
     job: Mapped[ExplanationJob] = relationship(back_populates="result")
 
 
+class Replay(Base):
+    """An auditor's request to recompute an archived explanation and report agreement.
+
+    Moves like a job (``queued -> running -> succeeded | failed``) by conditional UPDATEs; the
+    attempt number is the claim's token and ``started_at + job_lease_s`` its lease.
+    ``succeeded`` means the replay ran: ``outcome`` says how well it agreed. A ``failed``
+    replay says why in ``error`` (e.g. the served bundle's sha256 is not the pinned one).
+    The final status and its ``replay`` audit record (``audit_seq``) commit together. Rows go
+    with their job when retention purges it (ON DELETE CASCADE); the audit record stays.
+    """
+
+    __tablename__ = "replays"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("explanation_jobs.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[JobStatus] = mapped_column(
+        Enum(JobStatus, name="job_status", native_enum=False, length=16),
+        default=JobStatus.queued,
+    )
+    requested_by: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    outcome: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    audit_seq: Mapped[int | None] = mapped_column(BigInteger)
+
+    job: Mapped[ExplanationJob] = relationship()
+
+    __table_args__ = (Index("ix_replays_status_created_at", "status", "created_at"),)
+
+
 # --- the audit archive (shared.audit, shared.auth) -------------------------------------------
 
 
