@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from services.api.schemas import ExplanationOut, JobOut
 from shared.audit.verify import VerifyReport
 from shared.db.models import AuditRecord, ClinicianFeedback, FeedbackDecision, JobStatus, Prediction
+
+
+def _iso_text(value: Any) -> Any:
+    """Only ISO 8601 text: pydantic would also take a number as a Unix time, which the schema
+    (``format: date-time``) does not allow and which is easy to send by mistake."""
+    if isinstance(value, str) and ("-" in value or ":" in value):
+        return value
+    if isinstance(value, datetime):
+        return value
+    raise ValueError("an ISO 8601 date-time with its zone, e.g. 2026-11-24T00:00:00Z")
+
+
+IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 
 
 class FeedbackIn(BaseModel):
@@ -52,12 +65,10 @@ class RecordQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    from_: AwareDatetime | None = Field(
+    from_: IsoDatetime | None = Field(
         default=None, alias="from", description="created at or after (ISO 8601 with zone)"
     )
-    to: AwareDatetime | None = Field(
-        default=None, description="created before (ISO 8601 with zone)"
-    )
+    to: IsoDatetime | None = Field(default=None, description="created before (ISO 8601 with zone)")
     model: str | None = Field(default=None, min_length=1, max_length=64)
     version: str | None = Field(default=None, min_length=1, max_length=64)
     method: str | None = Field(default=None, min_length=1, max_length=64)
@@ -179,7 +190,7 @@ class CheckpointIn(BaseModel):
     seq: int = Field(ge=0)
     hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     count: int = Field(ge=0)
-    created_at: AwareDatetime
+    created_at: IsoDatetime
 
 
 class CheckpointOut(CheckpointIn):

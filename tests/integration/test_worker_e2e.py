@@ -26,7 +26,7 @@ from tests.conftest import make_settings
 from tests.support import inputs
 from tests.support.bundles import breast_cancer_case
 from tests.support.processes import settings_env, wait_final, wait_for, xai_process
-from tests.support.tokens import issue
+from tests.support.tokens import Token, issue
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,9 @@ def test_image_explanations_arrive_archived_with_parity_and_quality(stack: TestC
     assert rerendered.content != stack.get(results["gradcam"]["links"]["rendering"]).content
 
 
-def test_tabular_tree_shap_is_additive_and_rendered(stack: TestClient) -> None:
+def test_tabular_tree_shap_is_additive_and_rendered(
+    stack: TestClient, tokens: dict[Role, Token]
+) -> None:
     body = stack.post(
         "/v1/predictions",
         json={
@@ -85,7 +87,11 @@ def test_tabular_tree_shap_is_additive_and_rendered(stack: TestClient) -> None:
         waterfall = stack.get(done["links"]["rendering"])
         assert waterfall.headers["content-type"] == "image/png"
         Image.open(io.BytesIO(waterfall.content)).verify()
-    summary = stack.get("/v1/models/tiny-gbt/v1/summary.png", params={"kind": "bar"})
+    summary = stack.get(
+        "/v1/models/tiny-gbt/v1/summary.png",
+        params={"kind": "bar"},
+        headers=tokens[Role.auditor].headers,
+    )
     assert summary.status_code == 200 and summary.content.startswith(b"\x89PNG")
 
 

@@ -23,6 +23,7 @@ from shared.db import repository
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 _PROBLEMS = problem_responses(401, 403, 422, 503)
+INPUT_MEDIA_TYPES = ("image/png", "image/jpeg", "application/dicom", "application/json")
 _ONE = problem_responses(401, 403, 404, 422, 503, descriptions={404: "unknown prediction"})
 
 
@@ -44,7 +45,7 @@ def get_record(prediction_id: uuid.UUID, session: SessionDep, _: AuditorDep) -> 
 @router.get(
     "/records/{prediction_id}/input",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}, **_ONE},
+    responses={200: {"content": {media: {} for media in INPUT_MEDIA_TYPES}}, **_ONE},
 )
 def get_input(prediction_id: uuid.UUID, session: SessionDep, _: AuditorDep) -> Response:
     """The archived input exactly as stored (DICOM de-identified); its SHA-256 is the ETag."""
