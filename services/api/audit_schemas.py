@@ -187,9 +187,9 @@ class CheckpointIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: Literal["xai-audit-checkpoint/1"]
-    seq: int = Field(ge=0)
+    seq: int = Field(ge=0, strict=True)
     hash: str = Field(pattern=r"^[0-9a-f]{64}$")
-    count: int = Field(ge=0)
+    count: int = Field(ge=0, strict=True)
     created_at: IsoDatetime
 
 

@@ -42,8 +42,8 @@ MIN_REQUESTS = 1000
 # logged first; verify walks the whole chain, a PDF report takes ~0.8 s), hence fewer.
 ROLE_PATHS = {
     Role.clinician: (r"^/v1/(predictions|explanations)|^/v1/models$", 40),
-    Role.auditor: (r"^/v1/audit/|/summary\.png$", 12),
-    Role.ops: (r"^/v1/ops/|^/metrics$|^/healthz$|^/readyz$", 40),
+    Role.auditor: (r"^/v1/audit/", 12),
+    Role.ops: (r"^/v1/ops/|^/metrics$|^/healthz$|^/readyz$|/summary\.png$", 40),
 }
 
 
