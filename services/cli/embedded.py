@@ -38,6 +38,14 @@ def embedded_environment(var: Path) -> dict[str, str]:
     return env
 
 
+def use_local_stack() -> None:
+    """In a checkout where ``xai run`` has run (``var/case_ref.key`` exists) and nothing else is
+    configured, point every command at that stack: ``xai tokens create``, ``xai audit verify``
+    then work beside ``make run`` with no setup. Any ``XAI_*`` variable set wins."""
+    if "XAI_CASE_REF_KEY" not in os.environ and (VAR / "case_ref.key").is_file():
+        os.environ.update(embedded_environment(VAR))
+
+
 def run_embedded(*, skip_build: bool) -> int:
     env = embedded_environment(VAR)
     os.environ.update(env)  # this process's own Settings read the same values

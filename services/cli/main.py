@@ -116,7 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from services.cli.embedded import use_local_stack
+
     args = build_parser().parse_args(argv)
+    use_local_stack()
     handler: Callable[[argparse.Namespace], int] = args.handler
     return handler(args)
 

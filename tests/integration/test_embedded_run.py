@@ -64,6 +64,16 @@ def test_the_embedded_stack_runs_and_stops(tmp_path: Path, bundles_dir: Path) ->
             found = client.get("/v1/audit/records", headers=auditor).json()["items"]
             assert [item["id"] for item in found] == [body["id"]]
             assert client.get("/v1/audit/verify", headers=auditor).json()["ok"]
+        # the admin commands find the local stack with no setup (no XAI_* variables)
+        verify = subprocess.run(
+            [sys.executable, "-m", "services.cli.main", "audit", "verify"],
+            cwd=tmp_path,
+            env={k: v for k, v in env.items() if k not in ("XAI_BUNDLES_DIR", "XAI_PORT")},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert verify.returncode == 0 and verify.stdout.startswith("ok:"), verify
     finally:
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=60)
