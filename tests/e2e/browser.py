@@ -15,12 +15,14 @@ from playwright.sync_api import Locator, Page, expect
 _ROOT = Path(__file__).resolve().parents[2]
 _UPDATE = bool(os.environ.get("XAI_UPDATE_SCREENSHOTS"))
 SCREENSHOTS = _ROOT / ("docs/img" if _UPDATE else "var/screenshots")
-TOKEN = "e2e-clinician-token"
 
 
-def sign_in(page: Page, url: str, *, token: str = TOKEN) -> None:
+def sign_in(page: Page, url: str, token: str, *, purpose: str | None = None) -> None:
+    """Sign in on the page at ``url`` (the auditor page also asks for the stated purpose)."""
     page.goto(url)
     page.fill("#token", token)
+    if purpose is not None:
+        page.fill("#purpose", purpose)
     page.press("#token", "Enter")
     expect(page.locator("#app")).to_be_visible()
 

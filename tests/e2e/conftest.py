@@ -2,6 +2,9 @@
 database and a private Redis, serving the demo bundles, driven by Debian's Chromium through
 Playwright (never a browser Playwright downloads).
 
+Authentication is real: one token per role is issued in the stack's database (as
+``xai tokens create`` does); the pages are signed in with them and the API is called with them.
+
 The API also serves ``tiny-cnn``; the worker's copy of that bundle has other bytes, so its jobs
 fail for real (the worker refuses a model whose sha256 is not the one pinned by the
 prediction) and the ops view has a genuine failure to show.
@@ -11,17 +14,20 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, sync_playwright
+from playwright.sync_api import BrowserContext, Page, Request, sync_playwright
 
 from shared.db.migrate import upgrade
+from shared.db.models import Role
 from tests.conftest import make_settings
 from tests.support import servers
 from tests.support.processes import settings_env, wait_for, xai_process
+from tests.support.tokens import Token, issue
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -38,20 +44,37 @@ VIEWPORT = {"width": 1200, "height": 900}
 
 @dataclass
 class Stack:
+    """The running stack; ``api`` carries no token, ``as_(role)`` is a client signed in as one."""
+
     url: str
     api: httpx.Client
     bundles: Path
+    database: str
+    tokens: dict[Role, Token]
+    clients: dict[Role, httpx.Client]
 
     def example(self, relative: str) -> Path:
         return self.bundles / relative
 
+    def token(self, role: Role | str) -> str:
+        return self.tokens[Role(role)].plaintext
+
+    def as_(self, role: Role | str) -> httpx.Client:
+        return self.clients[Role(role)]
+
 
 @dataclass
 class BrowserLog:
-    """What one page did: its requests (URL, Authorization header) and uncaught errors."""
+    """What one page did: its requests (URL, Authorization header), the purpose each stated
+    (``X-Audit-Purpose``, or None) and uncaught errors."""
 
     requests: list[tuple[str, str | None]] = field(default_factory=list)
+    purposes: list[tuple[str, str | None]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+
+    def record(self, request: Request) -> None:
+        self.requests.append((request.url, request.headers.get("authorization")))
+        self.purposes.append((request.url, request.headers.get("x-audit-purpose")))
 
 
 @pytest.fixture(scope="session")
@@ -81,13 +104,28 @@ def stack(
         env = settings_env(settings)
         worker_env = settings_env(settings, XAI_BUNDLES_DIR=str(worker_bundles))
         url = f"http://127.0.0.1:{port}"
+        tokens = {role: issue(database, role, name=f"e2e {role}") for role in Role}
         with (
             xai_process(["serve"], env, root / "api.log"),
             xai_process(["worker"], worker_env, root / "worker.log"),
-            httpx.Client(base_url=url, timeout=60) as api,
+            ExitStack() as clients,
         ):
+            api = clients.enter_context(httpx.Client(base_url=url, timeout=60))
+            signed_in = {
+                role: clients.enter_context(
+                    httpx.Client(base_url=url, timeout=60, headers=token.headers)
+                )
+                for role, token in tokens.items()
+            }
             wait_for(lambda: _up(api), timeout=120, what="the API to start")
-            yield Stack(url=url, api=api, bundles=served)
+            yield Stack(
+                url=url,
+                api=api,
+                bundles=served,
+                database=database,
+                tokens=tokens,
+                clients=signed_in,
+            )
 
 
 def _up(api: httpx.Client) -> bool:
@@ -128,9 +166,7 @@ def page(browser_context: BrowserContext, stack: Stack, browser_log: BrowserLog)
     """A fresh tab (so a fresh sessionStorage). After the test: no uncaught script error, and no
     request left this origin (no CDN; the pages work offline)."""
     tab = browser_context.new_page()
-    tab.on(
-        "request", lambda r: browser_log.requests.append((r.url, r.headers.get("authorization")))
-    )
+    tab.on("request", browser_log.record)
     tab.on("pageerror", lambda error: browser_log.errors.append(str(error)))
     try:
         yield tab

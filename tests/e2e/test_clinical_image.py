@@ -10,7 +10,6 @@ import numpy as np
 from playwright.sync_api import Page, expect
 
 from tests.e2e.browser import (
-    TOKEN,
     loaded,
     pixels,
     png_pixels,
@@ -31,7 +30,7 @@ def heatmap_in(page: Page, method: str):  # type: ignore[no-untyped-def]
 
 
 def rendering(stack: Stack, job_id: str, **options: object) -> np.ndarray:
-    response = stack.api.get(f"/v1/explanations/{job_id}/heatmap.png", params=options)
+    response = stack.as_("clinician").get(f"/v1/explanations/{job_id}/heatmap.png", params=options)
     assert response.status_code == 200, response.text
     return png_pixels(response.content)
 
@@ -39,7 +38,7 @@ def rendering(stack: Stack, job_id: str, **options: object) -> np.ndarray:
 def test_upload_diagnose_watch_heatmap_arrive_and_switch_method(
     stack: Stack, page: Page, browser_log: BrowserLog
 ) -> None:
-    sign_in(page, stack.url)
+    sign_in(page, stack.url, stack.token("clinician"))
     page.select_option("#model", label=MODEL)
     page.set_input_files("#file", stack.example(EXAMPLE))
     expect(page.locator("#preview-image")).to_be_visible()
@@ -49,9 +48,8 @@ def test_upload_diagnose_watch_heatmap_arrive_and_switch_method(
     # The diagnosis at once, as the API recorded it.
     label = page.locator("#diagnosis [data-role=label]")
     expect(label).to_be_visible()
-    prediction = stack.api.get(
-        f"/v1/predictions/{page.get_attribute('#diagnosis', 'data-prediction-id')}"
-    ).json()
+    prediction_id = page.get_attribute("#diagnosis", "data-prediction-id")
+    prediction = stack.as_("clinician").get(f"/v1/predictions/{prediction_id}").json()
     assert label.inner_text() == prediction["diagnosis"]["label"]
     for name, p in prediction["diagnosis"]["probabilities"].items():
         shown = page.locator(f"#diagnosis tr[data-label='{name}'] td.num").inner_text()
@@ -93,7 +91,7 @@ def test_upload_diagnose_watch_heatmap_arrive_and_switch_method(
     expect(page.locator("[role=tabpanel][data-method=gradcam]")).to_be_hidden()
     ig = loaded(heatmap_in(page, "integrated_gradients"))
     assert not np.array_equal(pixels(ig), pixels(gradcam))
-    archived = wait_final(stack.api, jobs["integrated_gradients"])
+    archived = wait_final(stack.as_("clinician"), jobs["integrated_gradients"])
     badge = page.locator(
         "[data-method=integrated_gradients] [data-quality=completeness_delta_relative]"
     )
@@ -111,17 +109,41 @@ def test_upload_diagnose_watch_heatmap_arrive_and_switch_method(
     loaded(ig)
     assert unlabelled_controls(page) == []
 
-    # Feedback: wired to POST /v1/predictions/{id}/feedback, which arrives with the audit
-    # archive (issue 5); until then the page says politely that nothing was recorded.
-    page.click("[data-action=accept]")
-    expect(page.locator("[data-role=feedback-status]")).to_contain_text("Nothing was recorded")
+    # Feedback: a refused override shows the API's reason next to its field; an accepted
+    # diagnosis is confirmed with its place in the audit chain.
+    feedback = page.locator("#feedback")
+    page.click("[data-action=override]")
+    corrected = feedback.locator("select")
+    corrected.evaluate(  # the form offers only other labels; the API must refuse this one too
+        "(select, label) => select.add(new Option(label, label))", prediction["diagnosis"]["label"]
+    )
+    corrected.select_option(prediction["diagnosis"]["label"])
+    feedback.locator("textarea").fill("Looks like the other class to me.")
+    with page.expect_response(lambda r: r.url.endswith("/feedback")) as refused:
+        feedback.locator("button[type=submit]").click()
+    assert refused.value.status == 422
+    expect(corrected).to_have_attribute("aria-invalid", "true")
+    error = page.locator(f"#{corrected.get_attribute('id')}-error")
+    expect(error).to_have_text(
+        next(e["reason"] for e in refused.value.json()["errors"] if e["field"] == "corrected_label")
+    )
+    expect(page.locator("[data-role=feedback-status]")).to_be_hidden()
+    with page.expect_response(lambda r: r.url.endswith("/feedback")) as recorded:
+        page.click("[data-action=accept]")
+    assert recorded.value.status == 201
+    entry = recorded.value.json()
+    status = page.locator("[data-role=feedback-status]")
+    expect(status).to_contain_text("Recorded: you accepted this diagnosis")
+    expect(status).to_contain_text(f"audit record #{entry['audit_seq']}")
+    expect(corrected).not_to_have_attribute("aria-invalid", "true")
 
     # Every API call carried the token; the event stream (no headers possible) has it in the query.
+    token = stack.token("clinician")
     api_calls = [(u, a) for u, a in browser_log.requests if "/v1/" in u]
-    assert api_calls and all(a == f"Bearer {TOKEN}" for u, a in api_calls if "/events" not in u), (
+    assert api_calls and all(a == f"Bearer {token}" for u, a in api_calls if "/events" not in u), (
         api_calls
     )
-    assert any(f"/events?token={TOKEN}" in u for u, _ in api_calls)
+    assert any(f"/events?token={token}" in u for u, _ in api_calls)
     for job_id in jobs.values():  # fetched once, when its event said so: the stream drove it
         fetched = [u for u, _ in api_calls if u.endswith(f"/v1/explanations/{job_id}")]
         assert len(fetched) == 1, fetched
@@ -134,7 +156,7 @@ def test_upload_diagnose_watch_heatmap_arrive_and_switch_method(
 def test_a_dicom_is_shown_as_the_model_saw_it(stack: Stack, page: Page, tmp_path: Path) -> None:
     dicom = tmp_path / "ct.dcm"
     dicom.write_bytes(inputs.ct_small())
-    sign_in(page, stack.url)
+    sign_in(page, stack.url, stack.token("clinician"))
     page.select_option("#model", label=MODEL)
     page.uncheck("input[name=methods][value=integrated_gradients]")
     page.set_input_files("#file", dicom)

@@ -20,7 +20,7 @@ def feature(page: Page, name: str):  # type: ignore[no-untyped-def]
 
 
 def open_form(stack: Stack, page: Page) -> dict[str, float]:
-    sign_in(page, stack.url)
+    sign_in(page, stack.url, stack.token("clinician"))
     page.select_option("#model", label=MODEL)
     page.set_input_files("#case-file", stack.example(CASE))
     case: dict[str, float] = json.loads(stack.example(CASE).read_text())
@@ -29,9 +29,9 @@ def open_form(stack: Stack, page: Page) -> dict[str, float]:
 
 
 def test_the_form_follows_the_manifest(stack: Stack, page: Page) -> None:
-    sign_in(page, stack.url)
+    sign_in(page, stack.url, stack.token("clinician"))
     page.select_option("#model", label=MODEL)
-    models = stack.api.get("/v1/models").json()
+    models = stack.as_("clinician").get("/v1/models").json()
     spec = next(m for m in models if m["name"] == "breast-cancer-gbt")["manifest"]["input"]
     names = page.locator("input[data-feature]").evaluate_all(
         "inputs => inputs.map(i => i.dataset.feature)"
@@ -49,7 +49,7 @@ def test_a_bad_value_is_shown_next_to_its_field(stack: Stack, page: Page) -> Non
     feature(page, "mean texture").fill("abc")
     page.click("#submit")
 
-    refused = stack.api.post(
+    refused = stack.as_("clinician").post(
         "/v1/predictions",
         json={
             "model": "breast-cancer-gbt",
@@ -74,16 +74,15 @@ def test_a_valid_case_shows_the_waterfall_and_top_features(stack: Stack, page: P
     page.click("#submit")
     label = page.locator("#diagnosis [data-role=label]")
     expect(label).to_be_visible()
-    prediction = stack.api.get(
-        f"/v1/predictions/{page.get_attribute('#diagnosis', 'data-prediction-id')}"
-    ).json()
+    prediction_id = page.get_attribute("#diagnosis", "data-prediction-id")
+    prediction = stack.as_("clinician").get(f"/v1/predictions/{prediction_id}").json()
     assert label.inner_text() == prediction["diagnosis"]["label"]
     job = next(j for j in prediction["explanations"] if j["method"] == "tree_shap")
 
     page.click("[role=tab][data-method=tree_shap]")
     panel = page.locator("[role=tabpanel][data-method=tree_shap]")
     loaded(panel.locator("img[data-role=waterfall]"))
-    archived = wait_final(stack.api, job["id"])
+    archived = wait_final(stack.as_("clinician"), job["id"])
     top = archived["result"]["summary"]["top_features"]
     rows = panel.locator("table.top-features tbody tr")
     expect(rows).to_have_count(len(top))

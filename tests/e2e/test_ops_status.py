@@ -17,6 +17,7 @@ from shared.db.engine import make_engine, make_session_factory
 from shared.db.migrate import upgrade
 from tests.conftest import make_settings
 from tests.support import inputs, servers
+from tests.support.tokens import issue
 
 
 @pytest.fixture(params=["redis", "sqlalchemy"])
@@ -28,22 +29,28 @@ def broker_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqla+sqlite:///{tmp_path}/broker.db"
 
 
-def client_for(tmp_path: Path, broker_url: str, bundles_dir: Path) -> TestClient:
+def client_for(
+    tmp_path: Path, broker_url: str, bundles_dir: Path
+) -> tuple[TestClient, dict[str, str]]:
+    """An in-process API signed in as ops, and the headers of a clinician's token."""
     database = f"sqlite:///{tmp_path}/xai.db"
     upgrade(database)
     settings = make_settings(database_url=database, broker_url=broker_url, bundles_dir=bundles_dir)
-    return TestClient(create_app(settings))
+    client = TestClient(create_app(settings), headers=issue(database, "ops").headers)
+    return client, issue(database, "clinician").headers
 
 
 def test_depth_counts_and_activity_follow_the_jobs(
     tmp_path: Path, broker_url: str, bundles_dir: Path
 ) -> None:
-    with client_for(tmp_path, broker_url, bundles_dir) as client:
+    client, clinician = client_for(tmp_path, broker_url, bundles_dir)
+    with client:
         idle = client.get("/v1/ops/status").json()
         body = client.post(
             "/v1/predictions",
             files={"file": ("x.png", inputs.gray_png())},
             data={"model": "tiny-cnn", "methods": "saliency,gradcam"},
+            headers=clinician,
         ).json()
         waiting = client.get("/v1/ops/status").json()
         first, second = (uuid.UUID(job["id"]) for job in body["explanations"])
@@ -76,7 +83,8 @@ def test_depth_counts_and_activity_follow_the_jobs(
 
 def test_an_unreachable_broker_is_an_unknown_depth(tmp_path: Path, bundles_dir: Path) -> None:
     closed = f"redis://127.0.0.1:{servers.free_port()}/0"
-    with client_for(tmp_path, closed, bundles_dir) as client:
+    client, _ = client_for(tmp_path, closed, bundles_dir)
+    with client:
         response = client.get("/v1/ops/status")
     assert response.status_code == 200
     assert response.json()["queue"]["depth"] is None

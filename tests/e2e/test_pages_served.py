@@ -8,7 +8,7 @@ import pytest
 from tests.e2e.conftest import Stack
 
 
-@pytest.mark.parametrize("path", ["/", "/ops"])
+@pytest.mark.parametrize("path", ["/", "/ops", "/audit"])
 def test_pages_are_html_under_a_same_origin_policy(stack: Stack, path: str) -> None:
     response = stack.api.get(path)
     assert response.status_code == 200
@@ -20,7 +20,11 @@ def test_pages_are_html_under_a_same_origin_policy(stack: Stack, path: str) -> N
 
 @pytest.mark.parametrize(
     ("path", "media_type"),
-    [("/static/js/clinical.js", "text/javascript"), ("/static/css/app.css", "text/css")],
+    [
+        ("/static/js/clinical.js", "text/javascript"),
+        ("/static/js/auditor.js", "text/javascript"),
+        ("/static/css/app.css", "text/css"),
+    ],
 )
 def test_assets_have_their_media_types(stack: Stack, path: str, media_type: str) -> None:
     response = stack.api.get(path)

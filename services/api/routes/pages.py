@@ -1,7 +1,8 @@
 """The web pages, served by the API itself: plain HTML, CSS and JavaScript modules from
 ``services/api/web`` (no build step, no CDN; everything works offline).
 
-Each page sends the token typed at sign-in as ``Authorization: Bearer`` on every API call.
+Each page sends the token typed at sign-in as ``Authorization: Bearer`` on every API call (the
+auditor page also sends the purpose stated at sign-in as ``X-Audit-Purpose``).
 A strict Content-Security-Policy keeps every script, style and request on this origin.
 """
 
@@ -48,7 +49,9 @@ def ops_page() -> FileResponse:
     return _page("ops.html")
 
 
-# The auditor page ("/audit" -> auditor.html) arrives with the audit archive (issue 5).
+@router.get("/audit")
+def auditor_page() -> FileResponse:
+    return _page("auditor.html")
 
 
 @router.get("/static/{path:path}")

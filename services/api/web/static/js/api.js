@@ -1,14 +1,20 @@
 // Every call to the API goes through here: the sign-in token rides along as
-// `Authorization: Bearer <token>`, and errors come back as ApiError carrying the
-// RFC 9457 problem (title, detail, and `errors[].field` for invalid input).
+// `Authorization: Bearer <token>` (and an auditor's stated purpose as `X-Audit-Purpose`), and
+// errors come back as ApiError carrying the RFC 9457 problem (title, detail, and
+// `errors[].field` for invalid input).
 
-const TOKEN_KEY = "xai.token";
+/** A value kept in this tab's sessionStorage (gone when the tab closes). */
+function stored(key) {
+  return {
+    get: () => sessionStorage.getItem(key),
+    set: (value) => sessionStorage.setItem(key, value),
+    clear: () => sessionStorage.removeItem(key),
+  };
+}
 
-export const token = {
-  get: () => sessionStorage.getItem(TOKEN_KEY),
-  set: (value) => sessionStorage.setItem(TOKEN_KEY, value),
-  clear: () => sessionStorage.removeItem(TOKEN_KEY),
-};
+export const token = stored("xai.token");
+/** The auditor's stated purpose, sent with every call once given (the API logs it). */
+export const purpose = stored("xai.purpose");
 
 export class ApiError extends Error {
   constructor(status, problem = {}) {
@@ -39,6 +45,8 @@ function authHeaders(accept) {
   const headers = { Accept: accept };
   const value = token.get();
   if (value) headers.Authorization = `Bearer ${value}`;
+  const reason = purpose.get();
+  if (reason) headers["X-Audit-Purpose"] = reason;
   return headers;
 }
 
@@ -82,8 +90,17 @@ export async function getJson(path) {
 
 /** An image fetched with the token (an <img src> cannot send headers), as an object URL. */
 export async function imageUrl(path) {
-  const response = await request(path, { accept: "image/png" });
-  return URL.createObjectURL(await response.blob());
+  return (await blobOf(path, "image/png")).url;
+}
+
+/** Any file fetched with the token: its object URL, media type, size in bytes, and the name
+ * the server gave it (Content-Disposition), if any. */
+export async function blobOf(path, accept = "*/*") {
+  const response = await request(path, { accept });
+  const disposition = response.headers.get("content-disposition") || "";
+  const filename = (/filename="([^"]+)"/.exec(disposition) || [])[1] || null;
+  const blob = await response.blob();
+  return { url: URL.createObjectURL(blob), type: blob.type, size: blob.size, filename };
 }
 
 /** EventSource cannot send headers: the token goes in the query string for the events stream. */
@@ -92,4 +109,22 @@ export function eventsUrl(path) {
   if (!value) return path;
   const separator = path.includes("?") ? "&" : "?";
   return `${path}${separator}token=${encodeURIComponent(value)}`;
+}
+
+/**
+ * Fetch a file with the token and hand it to the browser as a download (a plain link cannot
+ * send headers), named as the server says or else `fallback`. Resolves to the file (object URL,
+ * size, filename), for a "save again" link the page may keep.
+ */
+export async function download(path, fallback, accept = "*/*") {
+  const file = await blobOf(path, accept);
+  file.filename = file.filename || fallback;
+  const link = document.createElement("a");
+  link.href = file.url;
+  link.download = file.filename;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  return file;
 }

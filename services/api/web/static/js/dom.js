@@ -52,3 +52,10 @@ export function timeText(iso) {
   const today = date.toDateString() === new Date().toDateString();
   return `${today ? date.toLocaleTimeString() : date.toLocaleString()} (${ago})`;
 }
+
+/** A byte count in plain words (kB and MB are powers of 1000). */
+export function sizeText(bytes) {
+  if (bytes < 1000) return `${bytes} B`;
+  if (bytes < 1e6) return `${(bytes / 1000).toFixed(1)} kB`;
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}

@@ -1,16 +1,16 @@
 // Clinician feedback on a diagnosis: accept it, or override it with the corrected label and a
-// reason. Sent to POST /v1/predictions/{id}/feedback; until the server records feedback
-// (the audit archive), its 404/405 is explained politely and nothing is claimed as recorded.
+// reason. Sent to POST /v1/predictions/{id}/feedback; a 201 is confirmed with its place in the
+// audit chain, a 422 puts the API's reasons next to the fields they concern.
 
-import { ApiError, describe, request } from "./api.js";
+import { describe, request } from "./api.js";
 import { el, setError, uniqueId } from "./dom.js";
 
-const NOT_YET = "This server does not record feedback yet: it arrives with the audit archive. "
-  + "Nothing was recorded.";
-
-function notAvailable(error) {
-  return error instanceof ApiError && (error.status === 405 || error.status === 501
-    || (error.status === 404 && !/prediction/i.test(error.detail)));
+function confirmation(entry) {
+  const what = entry.decision === "accept"
+    ? "you accepted this diagnosis"
+    : `you overrode it with “${entry.corrected_label}”`;
+  const when = new Date(entry.created_at).toLocaleString();
+  return `Recorded: ${what} (${when}, audit record #${entry.audit_seq}).`;
 }
 
 export function feedbackSection(prediction, labels) {
@@ -18,27 +18,56 @@ export function feedbackSection(prediction, labels) {
   const error = el("p", { role: "alert", className: "error", hidden: true });
   const ids = { label: uniqueId("corrected"), reason: uniqueId("reason") };
   const others = labels.filter((label) => label !== prediction.diagnosis.label);
-  const reason = el("textarea", { id: ids.reason, required: true });
-  const corrected = el("select", { id: ids.label },
+  const fieldError = (id) => el("p", { id: `${id}-error`, className: "error", hidden: true });
+  const reason = el("textarea", { id: ids.reason, required: true, "aria-describedby": `${ids.reason}-error` });
+  const corrected = el("select", { id: ids.label, "aria-describedby": `${ids.label}-error` },
     others.map((label) => el("option", { value: label, text: label })));
-  const overrideForm = el("form", { hidden: true, onsubmit: (event) => {
+  const fields = {
+    corrected_label: { control: corrected, error: fieldError(ids.label) },
+    reason: { control: reason, error: fieldError(ids.reason) },
+  };
+
+  const clearErrors = () => {
+    setError(error, "");
+    for (const { control, error: message } of Object.values(fields)) {
+      control.removeAttribute("aria-invalid");
+      setError(message, "");
+    }
+  };
+  /** Each API reason beside its field; what fits no field goes in the general message. */
+  const showErrors = (errors) => {
+    const unplaced = [];
+    for (const { field, reason: why } of errors) {
+      const name = String(field || "").split(".").pop();
+      const target = fields[name];
+      if (!target || target.control.closest("form").hidden) unplaced.push(why);
+      else {
+        target.control.setAttribute("aria-invalid", "true");
+        setError(target.error, why);
+      }
+    }
+    const first = Object.values(fields).find((f) => f.control.getAttribute("aria-invalid"));
+    if (first) first.control.focus();
+    return unplaced;
+  };
+
+  const overrideForm = el("form", { hidden: true, novalidate: true, onsubmit: (event) => {
     event.preventDefault();
+    clearErrors();
     if (!reason.value.trim()) {
-      setError(error, "Give a reason for the override.");
-      reason.setAttribute("aria-invalid", "true");
-      reason.focus();
+      showErrors([{ field: "reason", reason: "Give a reason for the override." }]);
       return;
     }
-    reason.removeAttribute("aria-invalid");
     send({ decision: "override", corrected_label: corrected.value, reason: reason.value.trim() });
   } },
     el("label", { htmlFor: ids.label, text: "Corrected diagnosis" }), corrected,
-    el("label", { htmlFor: ids.reason, text: "Reason" }), reason,
+    fields.corrected_label.error,
+    el("label", { htmlFor: ids.reason, text: "Reason" }), reason, fields.reason.error,
     el("button", { type: "submit", className: "primary", text: "Record override" }),
   );
   const buttons = [
     el("button", { type: "button", "data-action": "accept", text: "Accept diagnosis",
-      onclick: () => send({ decision: "accept" }) }),
+      onclick: () => { clearErrors(); send({ decision: "accept" }); } }),
     el("button", { type: "button", "data-action": "override", "aria-expanded": "false",
       text: "Override…", onclick: (event) => {
         overrideForm.hidden = !overrideForm.hidden;
@@ -46,25 +75,23 @@ export function feedbackSection(prediction, labels) {
         if (!overrideForm.hidden) corrected.focus();
       } }),
   ];
+  const controls = [...buttons, overrideForm.querySelector("button[type=submit]")];
 
   async function send(body) {
-    setError(error, "");
     status.hidden = true;
-    buttons.forEach((b) => { b.disabled = true; });
+    controls.forEach((b) => { b.disabled = true; });
     try {
-      await request(`/v1/predictions/${prediction.id}/feedback`, { method: "POST", json: body });
-      status.textContent = body.decision === "accept"
-        ? "Recorded: you accepted this diagnosis." : `Recorded: you overrode it with “${body.corrected_label}”.`;
+      const response = await request(`/v1/predictions/${prediction.id}/feedback`, { method: "POST", json: body });
+      status.textContent = confirmation(await response.json());
       status.hidden = false;
       overrideForm.hidden = true;
+      buttons[1].setAttribute("aria-expanded", "false");
     } catch (failure) {
-      if (notAvailable(failure)) {
-        status.textContent = NOT_YET;
-        status.hidden = false;
-      } else {
-        setError(error, describe(failure));
-      }
-      buttons.forEach((b) => { b.disabled = false; });
+      const unplaced = showErrors(failure.errors || []);
+      const placed = (failure.errors || []).length - unplaced.length;
+      setError(error, unplaced.join(" ") || (placed ? "" : describe(failure)));
+    } finally {
+      controls.forEach((b) => { b.disabled = false; });
     }
   }
 
