@@ -7,6 +7,7 @@ output column ``target`` (the logit for logit models).
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -80,10 +81,12 @@ def merge_parameters(
             raise ExplainerError(f"{method}: {key} must be an integer, not {value!r}")
         try:
             merged[key] = expected(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ExplainerError(
                 f"{method}: {key}={value!r} is not a {expected.__name__}"
             ) from None
+        if expected is float and not math.isfinite(merged[key]):
+            raise ExplainerError(f"{method}: {key} must be a finite number, not {value!r}")
     return merged
 
 

@@ -50,6 +50,7 @@ MIN_SCORE_DIFFERENCE = 1e-6
 
 
 BASELINES = ("black", "blur", "mean")
+MAX_STEPS = 1024  # a bundle asking for more is refused: 10**9 steps would hang the worker
 
 
 def baseline_for(kind: str, spec: ImageInput, x: np.ndarray) -> np.ndarray:
@@ -74,6 +75,10 @@ def baseline_for(kind: str, spec: ImageInput, x: np.ndarray) -> np.ndarray:
 def check_path_parameters(p: dict[str, Any]) -> None:
     """Refuse impossible ``n_steps``, ``internal_batch_size``, ``method`` or ``baseline``."""
     require(p["n_steps"] >= 1 and p["internal_batch_size"] >= 1, "steps must be positive")
+    require(
+        p["n_steps"] <= MAX_STEPS and p["internal_batch_size"] <= MAX_STEPS,
+        f"n_steps and internal_batch_size are at most {MAX_STEPS}",
+    )
     require(p["method"] in QUADRATURES, f"no integration method {p['method']!r}")
     require(p["baseline"] in BASELINES, f"no baseline {p['baseline']!r}")
 

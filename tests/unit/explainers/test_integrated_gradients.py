@@ -141,3 +141,18 @@ def test_unknown_parameter_and_target_are_refused(tmp_path) -> None:
         _explain(model, x, n_step=8)
     with pytest.raises(ExplainerError, match="target"):
         _explain(model, x, target=2)
+
+
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ({"n_steps": 10**9}, "at most 1024"),
+        ({"internal_batch_size": 5000}, "at most 1024"),
+        ({"n_steps": 0}, "positive"),
+        ({"n_steps": float("inf")}, "n_steps"),
+    ],
+)
+def test_unbounded_parameters_are_refused_before_any_work(tmp_path, parameters, message) -> None:
+    model = image_model(tmp_path, _linear())
+    with pytest.raises(ExplainerError, match=message):
+        _explain(model, random_input(model), **parameters)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from numpy.testing import assert_allclose
 from torch import nn
 
+from services.worker.explainers.base import ExplainerError
 from services.worker.explainers.integrated_gradients import IntegratedGradientsExplainer
 from services.worker.explainers.saliency import SaliencyExplainer
 from services.worker.explainers.smoothgrad import SmoothGradExplainer
@@ -68,3 +70,18 @@ def test_without_noise_it_is_the_base_method(tmp_path) -> None:
     assert_allclose(smooth_ig.values, ig.values, rtol=1e-5, atol=1e-7)
     assert_allclose(smooth_ig.baseline, ig.baseline)
     assert smooth_ig.parameters["baseline"] == "black"
+
+
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ({"stdevs": float("inf")}, "finite"),
+        ({"stdevs": float("nan")}, "finite"),
+        ({"nt_samples": 10**6}, "nt_samples <= 256"),
+        ({"stdevs": -1.0}, "stdevs >= 0"),
+    ],
+)
+def test_unbounded_noise_parameters_are_refused(tmp_path, parameters, message) -> None:
+    model = _model(tmp_path)
+    with pytest.raises(ExplainerError, match=message):
+        _explain(model, random_input(model), seed=0, **parameters)
