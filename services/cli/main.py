@@ -33,9 +33,11 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from services.api import access_log
     from services.api.app import create_app
 
     settings = get_settings()
+    access_log.install()
     uvicorn.run(
         create_app(settings),
         host=settings.host,
