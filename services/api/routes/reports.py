@@ -4,9 +4,10 @@ as a PDF (each read is logged, with its stated purpose, before it is served)."""
 from __future__ import annotations
 
 import uuid
+from typing import Any, Literal
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from services.api import reports
 from services.api.auth import AuditorDep
@@ -32,17 +33,41 @@ def _attachment(prediction_id: uuid.UUID, extension: str) -> dict[str, str]:
     }
 
 
-@router.get(
-    "/{prediction_id}/report.json",
-    response_class=JSONResponse,
-    responses={200: {"content": {"application/json": {}}}, **_PROBLEMS},
-)
+class ChainHead(BaseModel):
+    seq: int
+    hash: str
+
+
+class ReportChain(BaseModel):
+    records: list[dict[str, Any]] = Field(description="this decision's records, each hash_ok")
+    head: ChainHead = Field(description="the chain's head when the report was made")
+
+
+class DecisionReportOut(BaseModel):
+    """The per-decision report (the PDF shows the same)."""
+
+    format: Literal["xai-decision-report/1"]
+    generated_at: str = Field(description="ISO 8601, UTC")
+    prediction: dict[str, Any]
+    model_card: dict[str, Any]
+    explanations: list[dict[str, Any]]
+    feedback: list[dict[str, Any]]
+    chain: ReportChain
+    links: dict[str, str]
+
+
+@router.get("/{prediction_id}/report.json", response_model=DecisionReportOut, responses=_PROBLEMS)
 def get_report_json(
-    prediction_id: uuid.UUID, session: SessionDep, state: StateDep, _: AuditorDep
-) -> JSONResponse:
+    prediction_id: uuid.UUID,
+    session: SessionDep,
+    state: StateDep,
+    response: Response,
+    _: AuditorDep,
+) -> DecisionReportOut:
     """The decision, its model card, explanations, feedback and audit-chain records."""
     report = reports.decision_report(session, state.registry, prediction_id)
-    return JSONResponse(report, headers=_attachment(prediction_id, "json"))
+    response.headers.update(_attachment(prediction_id, "json"))
+    return DecisionReportOut.model_validate(report)
 
 
 @router.get(
