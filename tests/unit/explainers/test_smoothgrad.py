@@ -77,7 +77,7 @@ def test_without_noise_it_is_the_base_method(tmp_path) -> None:
     [
         ({"stdevs": float("inf")}, "finite"),
         ({"stdevs": float("nan")}, "finite"),
-        ({"nt_samples": 10**6}, "nt_samples <= 256"),
+        ({"nt_samples": 0}, "nt_samples >= 1"),
         ({"stdevs": -1.0}, "stdevs >= 0"),
     ],
 )
