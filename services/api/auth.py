@@ -26,6 +26,7 @@ from shared import audit
 from shared.audit.access import MAX_PURPOSE
 from shared.auth.tokens import Principal, authenticate
 from shared.db.models import ExplanationJob, Prediction, Role
+from shared.hashing import pseudonymise
 
 PURPOSE_HEADER = "X-Audit-Purpose"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="xai-stack"'}
@@ -102,11 +103,23 @@ def _log_auditor_read(
                 action=action,
                 purpose=purpose,
                 subject_id=str(subject)[:64] if subject is not None else None,
+                query=_logged_query(request, state),
             )
     except audit.AccessError as exc:
         raise MissingPurpose(
             str(exc), errors=[{"field": PURPOSE_HEADER, "reason": str(exc)}]
         ) from None
+
+
+def _logged_query(request: Request, state: Any) -> dict[str, str]:
+    """What was asked for (a search's filters), clipped; a case reference only as its HMAC,
+    so the chain holds the same pseudonym as the predictions it finds."""
+    query = {key: value[:256] for key, value in list(request.query_params.items())[:32]}
+    if "case_ref" in query:
+        key = state.settings.case_ref_key.get_secret_value().encode()
+        query["case_ref_hmac"] = pseudonymise(request.query_params["case_ref"], key=key)
+        del query["case_ref"]
+    return query
 
 
 def _dep(*roles: Role, query_token: bool = False) -> Any:

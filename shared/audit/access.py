@@ -33,10 +33,13 @@ def log_access(
     action: str,
     purpose: str,
     subject_id: str | None = None,
+    query: dict[str, str] | None = None,
     now: datetime | None = None,
 ) -> AccessLogEntry:
     """``action``: the route and method (``GET /v1/audit/records/{id}``); ``subject_id``: what
-    was read (a prediction id, ``chain``, a search); ``purpose``: the reader's stated reason."""
+    was read (a prediction id, ``chain``, a search); ``purpose``: the reader's stated reason;
+    ``query``: the request's query parameters (a search's filters), already pseudonymised by
+    the caller — they go into the chain record only."""
     purpose = purpose.strip() if purpose else ""
     if not purpose:
         raise AccessError("a stated purpose is required for every audit read")
@@ -55,6 +58,7 @@ def log_access(
             "subject_id": subject_id,
             "purpose": purpose,
             "at": iso(at),
+            **({"query": query} if query else {}),
         },
         now=at,
     )

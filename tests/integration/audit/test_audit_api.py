@@ -4,6 +4,7 @@ taken by ops and verified against by auditors, and clinician feedback joining th
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,12 +13,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from services.api.app import create_app
 from services.worker.explain import run_job
+from shared.audit import read_payload
 from shared.db.engine import make_engine, make_session_factory
-from shared.db.models import Role
+from shared.db.models import AuditRecord, Prediction, Role
 from shared.hashing import sha256_hex
 from shared.settings import Settings
 from tests.conftest import make_settings
@@ -126,6 +128,27 @@ def test_every_filter_narrows_the_search(archive: Archive) -> None:
         headers=archive.auditor,
     )
     assert tomorrow.json() == {"items": [], "next_cursor": None}
+
+
+def test_a_search_is_logged_with_its_filters_and_the_case_ref_only_as_its_hmac(
+    archive: Archive,
+) -> None:
+    found = archive.search(case_ref="MRN-0", model="tiny-cnn")
+    assert found == [archive.cases[0]["id"]]
+    engine = make_engine(archive.settings.database_url)
+    with make_session_factory(engine)() as session:
+        last = session.scalar(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1))
+        assert last is not None and last.kind == "access"
+        payload = read_payload(session, last.seq)
+        prediction = session.get(Prediction, uuid.UUID(found[0]))
+        assert prediction is not None
+    engine.dispose()
+    assert payload is not None and payload["action"] == "GET /v1/audit/records"
+    assert payload["query"] == {
+        "model": "tiny-cnn",
+        "case_ref_hmac": prediction.case_ref_hmac,
+    }
+    assert "MRN" not in json.dumps(payload)
 
 
 @pytest.mark.parametrize(
