@@ -18,14 +18,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from services.api.app import create_app
-from services.worker.explain import run_job
 from shared.auth.tokens import revoke
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.models import AccessLogEntry, AuditRecord, Prediction, Role
 from shared.settings import Settings
-from tests.support import inputs
 from tests.support.bundles import breast_cancer_case
-from tests.support.inprocess import context_for
+from tests.support.inprocess import archived_image_and_tabular, context_for
 from tests.support.tokens import Token, issue
 
 CLINICIAN, AUDITOR, OPS = Role.clinician, Role.auditor, Role.ops
@@ -88,17 +86,7 @@ def case(pg_settings: Settings, bundles_dir: Path) -> Iterator[Case]:
     other = issue(settings.database_url, CLINICIAN, "another clinician")
     context = context_for(settings, bundles_dir)
     with TestClient(create_app(settings), headers=tokens[CLINICIAN].headers) as client:
-        image = client.post(
-            "/v1/predictions",
-            files={"file": ("x.png", inputs.gray_png())},
-            data={"model": "tiny-cnn", "methods": "saliency"},
-        ).json()
-        tabular = client.post(
-            "/v1/predictions",
-            json={"model": "tiny-gbt", "features": breast_cancer_case(0), "methods": ["tree_shap"]},
-        ).json()
-        for body in (image, tabular):
-            run_job(job_id=uuid.UUID(body["explanations"][0]["id"]), context=context)
+        image, tabular = archived_image_and_tabular(client, context, methods="saliency")
         auditor = tokens[AUDITOR].headers
         replay = client.post(
             "/v1/audit/replays",

@@ -19,7 +19,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.app import create_app
-from services.worker.explain import run_job
 from shared.db.models import (
     AccessLogEntry,
     AuditChainHead,
@@ -32,9 +31,8 @@ from shared.db.models import (
 )
 from shared.methods import METHODS
 from shared.settings import Settings
-from tests.support import inputs, pdf
-from tests.support.bundles import breast_cancer_case
-from tests.support.inprocess import context_for
+from tests.support import pdf
+from tests.support.inprocess import archived_image_and_tabular, context_for
 from tests.support.tokens import PURPOSE, Token, issue
 
 REPORT = "/v1/audit/records/{}/report.{}"
@@ -55,18 +53,7 @@ def decisions(pg_settings: Settings, bundles_dir: Path) -> Iterator[Decisions]:
     tokens = {role: issue(settings.database_url, role, f"report {role}") for role in Role}
     context = context_for(settings, bundles_dir)
     with TestClient(create_app(settings), headers=tokens[Role.clinician].headers) as client:
-        image = client.post(
-            "/v1/predictions",
-            files={"file": ("x.png", inputs.gray_png())},
-            data={"model": "tiny-cnn", "case_ref": "case-report-1"},
-        ).json()
-        tabular = client.post(
-            "/v1/predictions",
-            json={"model": "tiny-gbt", "features": breast_cancer_case(0), "methods": ["tree_shap"]},
-        ).json()
-        for body in (image, tabular):
-            for job in body["explanations"]:
-                run_job(job_id=uuid.UUID(job["id"]), context=context)
+        image, tabular = archived_image_and_tabular(client, context, case_ref="case-report-1")
         other = next(
             label for label in ("normal", "pneumonia") if label != image["diagnosis"]["label"]
         )
