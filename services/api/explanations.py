@@ -26,13 +26,12 @@ from shared.rendering import HeatmapOptions, render_heatmap, render_summary
 SUMMARY_LIMIT = 2000
 
 
-def _finished(session: Session, job_id: uuid.UUID) -> tuple[ExplanationJob, ExplanationResult]:
-    job = repository.get_job(session, job_id)
-    if job is None:
-        raise NotFound(f"no explanation {job_id}")
+def _archived(job: ExplanationJob) -> ExplanationResult:
+    """The job's result; 404 while nothing is archived. The caller found the job (and checked
+    the reader may see it: :func:`services.api.auth.visible_job`)."""
     if job.result is None:
-        raise NotFound(f"explanation {job_id} is {job.status}: nothing archived yet")
-    return job, job.result
+        raise NotFound(f"explanation {job.id} is {job.status}: nothing archived yet")
+    return job.result
 
 
 def _array(session: Session, sha256: str) -> np.ndarray:
@@ -41,19 +40,19 @@ def _array(session: Session, sha256: str) -> np.ndarray:
     return np.load(io.BytesIO(blob.data), allow_pickle=False)
 
 
-def attributions_npy(session: Session, job_id: uuid.UUID) -> tuple[bytes, str]:
-    _, result = _finished(session, job_id)
+def attributions_npy(session: Session, job: ExplanationJob) -> tuple[bytes, str]:
+    result = _archived(job)
     blob = repository.get_blob(session, result.attributions_sha256)
     assert blob is not None
     return blob.data, result.attributions_sha256
 
 
-def stored_rendering(session: Session, job_id: uuid.UUID, *, kind: str) -> bytes:
-    job, result = _finished(session, job_id)
+def stored_rendering(session: Session, job: ExplanationJob, *, kind: str) -> bytes:
+    result = _archived(job)
     wanted = "image" if kind == "heatmap" else "tabular"
     if job.prediction.input_kind != wanted or result.rendering_sha256 is None:
         raise NotFound(
-            f"explanation {job_id} has no {kind} (its input is {job.prediction.input_kind})"
+            f"explanation {job.id} has no {kind} (its input is {job.prediction.input_kind})"
         )
     blob = repository.get_blob(session, result.rendering_sha256)
     assert blob is not None
@@ -63,17 +62,17 @@ def stored_rendering(session: Session, job_id: uuid.UUID, *, kind: str) -> bytes
 def heatmap_png(
     session: Session,
     registry: Registry,
-    job_id: uuid.UUID,
+    job: ExplanationJob,
     options: HeatmapOptions,
     *,
     max_pixels: int,
 ) -> bytes:
     """Re-render the archived attributions over the image the model saw (re-derived from the
     archived input and checked against the recorded tensor hash)."""
-    job, result = _finished(session, job_id)
+    result = _archived(job)
     prediction = job.prediction
     if prediction.input_kind != "image":
-        raise NotFound(f"explanation {job_id} explains a tabular case: see waterfall.png")
+        raise NotFound(f"explanation {job.id} explains a tabular case: see waterfall.png")
     manifest = _served_bundle(registry, prediction).manifest
     spec = manifest.input
     assert isinstance(spec, ImageInput)

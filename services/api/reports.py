@@ -34,7 +34,7 @@ def decision_report(
 ) -> dict[str, Any]:
     """The JSON-able report of one decision; ``NotFound`` for an unknown id."""
     record = full_record(session, prediction_id).model_dump(mode="json")
-    prediction = repository.get_prediction(session, prediction_id)
+    prediction = session.get(Prediction, prediction_id)  # full_record loaded it: no query
     assert prediction is not None, "full_record found it"
     card = _model_card(registry, prediction)
     jobs = {str(job.id): job for job in prediction.jobs}

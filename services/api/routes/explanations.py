@@ -6,13 +6,16 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.orm import Session
 
 from services.api import explanations
 from services.api.auth import CaseReaderDep, visible_job
 from services.api.deps import SessionDep, StateDep
 from services.api.errors import problem_responses
 from services.api.schemas import ExplanationOut, HeatmapQuery
+from shared.auth.tokens import Principal
 from shared.db import repository
+from shared.db.models import ExplanationJob
 
 router = APIRouter(prefix="/v1/explanations", tags=["explanations"])
 _PROBLEMS = problem_responses(
@@ -29,11 +32,15 @@ _ARCHIVED = problem_responses(
 _PNG = {200: {"content": {"image/png": {}}}, **_ARCHIVED}
 
 
+def _job(session: Session, job_id: uuid.UUID, principal: Principal) -> ExplanationJob:
+    return visible_job(repository.get_job(session, job_id), principal, job_id)
+
+
 @router.get("/{job_id}", response_model=ExplanationOut, responses=_PROBLEMS)
 def get_explanation(
     job_id: uuid.UUID, session: SessionDep, principal: CaseReaderDep
 ) -> ExplanationOut:
-    return ExplanationOut.of(visible_job(repository.get_job(session, job_id), principal, job_id))
+    return ExplanationOut.of(_job(session, job_id, principal))
 
 
 @router.get("/{job_id}/heatmap.png", response_class=Response, responses=_PNG)
@@ -46,20 +53,20 @@ def get_heatmap(
     principal: CaseReaderDep,
 ) -> Response:
     """The archived overlay, or a new rendering when any option is given."""
-    visible_job(repository.get_job(session, job_id), principal, job_id)
+    job = _job(session, job_id, principal)
     if request.query_params:
         png = explanations.heatmap_png(
-            session, state.registry, job_id, options, max_pixels=state.settings.max_image_pixels
+            session, state.registry, job, options, max_pixels=state.settings.max_image_pixels
         )
     else:
-        png = explanations.stored_rendering(session, job_id, kind="heatmap")
+        png = explanations.stored_rendering(session, job, kind="heatmap")
     return Response(png, media_type="image/png")
 
 
 @router.get("/{job_id}/waterfall.png", response_class=Response, responses=_PNG)
 def get_waterfall(job_id: uuid.UUID, session: SessionDep, principal: CaseReaderDep) -> Response:
-    visible_job(repository.get_job(session, job_id), principal, job_id)
-    png = explanations.stored_rendering(session, job_id, kind="waterfall")
+    job = _job(session, job_id, principal)
+    png = explanations.stored_rendering(session, job, kind="waterfall")
     return Response(png, media_type="image/png")
 
 
@@ -70,7 +77,6 @@ def get_waterfall(job_id: uuid.UUID, session: SessionDep, principal: CaseReaderD
 )
 def get_attributions(job_id: uuid.UUID, session: SessionDep, principal: CaseReaderDep) -> Response:
     """The raw attribution array as a NumPy ``.npy`` file; its SHA-256 is the ETag."""
-    visible_job(repository.get_job(session, job_id), principal, job_id)
-    data, sha256 = explanations.attributions_npy(session, job_id)
+    data, sha256 = explanations.attributions_npy(session, _job(session, job_id, principal))
     headers = {"ETag": f'"{sha256}"', "Content-Disposition": f'attachment; filename="{job_id}.npy"'}
     return Response(data, media_type="application/x-npy", headers=headers)
