@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
+from typing import Any
 
+import httpx
 import numpy as np
 from PIL import Image
 from playwright.sync_api import Locator, Page, expect
@@ -25,6 +27,17 @@ def sign_in(page: Page, url: str, token: str, *, purpose: str | None = None) -> 
         page.fill("#purpose", purpose)
     page.press("#token", "Enter")
     expect(page.locator("#app")).to_be_visible()
+
+
+def shown_diagnosis(page: Page, api: httpx.Client) -> dict[str, Any]:
+    """Wait for the diagnosis on the page; return the prediction as the API recorded it, after
+    checking the page shows its label."""
+    label = page.locator("#diagnosis [data-role=label]")
+    expect(label).to_be_visible()
+    prediction_id = page.get_attribute("#diagnosis", "data-prediction-id")
+    prediction: dict[str, Any] = api.get(f"/v1/predictions/{prediction_id}").json()
+    assert label.inner_text() == prediction["diagnosis"]["label"]
+    return prediction
 
 
 def loaded(image: Locator, *, timeout: float = 60_000) -> Locator:

@@ -14,6 +14,7 @@ from tests.e2e.browser import (
     pixels,
     png_pixels,
     screenshot,
+    shown_diagnosis,
     sign_in,
     unlabelled_controls,
 )
@@ -46,11 +47,7 @@ def test_upload_diagnose_watch_heatmap_arrive_and_switch_method(
     page.click("#submit")
 
     # The diagnosis at once, as the API recorded it.
-    label = page.locator("#diagnosis [data-role=label]")
-    expect(label).to_be_visible()
-    prediction_id = page.get_attribute("#diagnosis", "data-prediction-id")
-    prediction = stack.as_("clinician").get(f"/v1/predictions/{prediction_id}").json()
-    assert label.inner_text() == prediction["diagnosis"]["label"]
+    prediction = shown_diagnosis(page, stack.as_("clinician"))
     for name, p in prediction["diagnosis"]["probabilities"].items():
         shown = page.locator(f"#diagnosis tr[data-label='{name}'] td.num").inner_text()
         assert abs(float(re.sub(r"[^0-9.]", "", shown)) - 100 * p) <= 0.051, (name, shown, p)

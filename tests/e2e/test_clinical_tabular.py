@@ -7,7 +7,7 @@ import json
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.browser import loaded, screenshot, sign_in, unlabelled_controls
+from tests.e2e.browser import loaded, screenshot, shown_diagnosis, sign_in, unlabelled_controls
 from tests.e2e.conftest import Stack
 from tests.support.processes import wait_final
 
@@ -72,11 +72,7 @@ def test_a_bad_value_is_shown_next_to_its_field(stack: Stack, page: Page) -> Non
 def test_a_valid_case_shows_the_waterfall_and_top_features(stack: Stack, page: Page) -> None:
     open_form(stack, page)
     page.click("#submit")
-    label = page.locator("#diagnosis [data-role=label]")
-    expect(label).to_be_visible()
-    prediction_id = page.get_attribute("#diagnosis", "data-prediction-id")
-    prediction = stack.as_("clinician").get(f"/v1/predictions/{prediction_id}").json()
-    assert label.inner_text() == prediction["diagnosis"]["label"]
+    prediction = shown_diagnosis(page, stack.as_("clinician"))
     job = next(j for j in prediction["explanations"] if j["method"] == "tree_shap")
 
     page.click("[role=tab][data-method=tree_shap]")
