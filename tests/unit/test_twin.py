@@ -176,9 +176,9 @@ def _signature(schema: onnx.defs.OpSchema) -> tuple:
 
 
 def test_reused_converters_are_for_unchanged_operator_signatures() -> None:
-    from services.worker.twin import _TYPE_ONLY_BUMPS
+    from services.worker.twin.converters import TYPE_ONLY_BUMPS
 
-    for op, (known, versions) in _TYPE_ONLY_BUMPS.items():
+    for op, (known, versions) in TYPE_ONLY_BUMPS.items():
         for version in versions:
             schema = onnx.defs.get_schema(op, version)
             assert schema.since_version == version, (op, version)
