@@ -20,7 +20,7 @@ import onnxruntime as ort
 from PIL import Image
 
 from bench._stack import describe, percentile, running_stack
-from services.api.runtime import session_options
+from services.api.core.runtime import session_options
 from services.worker.demo.resnet import build_resnet18_bundle
 from shared.bundles.registry import load_bundle
 from shared.preprocess.image import prepare_image

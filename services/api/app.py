@@ -7,21 +7,19 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.api.deps import AppState
-from services.api.errors import install_error_handlers
-from services.api.limits import BodySizeLimit
-from services.api.routes import (
-    audit,
-    explanations,
-    health,
-    models,
-    ops,
-    pages,
-    predictions,
-    replays,
-    reports,
-)
-from services.api.runtime import ModelRuntime
+from services.api.audit import replay_routes as replays
+from services.api.audit import report_routes as reports
+from services.api.audit import routes as audit
+from services.api.core.deps import AppState
+from services.api.core.errors import install_error_handlers
+from services.api.core.limits import BodySizeLimit
+from services.api.core.runtime import ModelRuntime
+from services.api.explanations import routes as explanations
+from services.api.models import routes as models
+from services.api.ops import health
+from services.api.ops import routes as ops
+from services.api.pages import routes as pages
+from services.api.predictions import routes as predictions
 from shared.bundles.registry import Registry
 from shared.db.engine import make_engine, make_session_factory
 from shared.queue import Publisher, make_client

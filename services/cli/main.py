@@ -33,8 +33,8 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from services.api import access_log
     from services.api.app import create_app
+    from services.api.core import access_log
 
     settings = get_settings()
     access_log.install()

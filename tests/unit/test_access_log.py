@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from services.api.access_log import RedactQuery, redact
+from services.api.core.access_log import RedactQuery, redact
 
 
 @pytest.mark.parametrize(

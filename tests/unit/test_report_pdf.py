@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from services.api.report_pdf import render_report_pdf
+from services.api.audit.report_pdf import render_report_pdf
 from shared.methods import METHODS, quality_reading
 from shared.rendering import render_heatmap
 from tests.support.pdf import embedded_images, read, squashed

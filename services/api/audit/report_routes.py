@@ -9,10 +9,10 @@ from typing import Any, Literal
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from services.api import reports
-from services.api.auth import AuditorDep
-from services.api.deps import SessionDep, StateDep
-from services.api.errors import problem_responses
+from services.api.audit import reports
+from services.api.core.auth import AuditorDep
+from services.api.core.deps import SessionDep, StateDep
+from services.api.core.errors import problem_responses
 
 router = APIRouter(prefix="/v1/audit/records", tags=["audit"])
 _PROBLEMS = problem_responses(

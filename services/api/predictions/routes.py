@@ -11,15 +11,20 @@ from fastapi import APIRouter, BackgroundTasks, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from services.api import metrics
-from services.api.audit_schemas import FeedbackIn, FeedbackOut
-from services.api.auth import CaseReaderDep, ClinicianDep, EventsReaderDep, visible_prediction
-from services.api.deps import AppState, SessionDep, StateDep
-from services.api.errors import problem_responses
-from services.api.explanations import prediction_events
-from services.api.predictions import create_prediction
-from services.api.requests import parse_prediction_request
-from services.api.schemas import ImagePredictionForm, PredictionOut, TabularPredictionBody
+from services.api.core import metrics
+from services.api.core.auth import CaseReaderDep, ClinicianDep, EventsReaderDep, visible_prediction
+from services.api.core.deps import AppState, SessionDep, StateDep
+from services.api.core.errors import problem_responses
+from services.api.explanations.events import prediction_events
+from services.api.predictions.parsing import parse_prediction_request
+from services.api.predictions.schemas import (
+    FeedbackIn,
+    FeedbackOut,
+    ImagePredictionForm,
+    PredictionOut,
+    TabularPredictionBody,
+)
+from services.api.predictions.service import create_prediction
 from shared.audit import record_feedback
 from shared.auth.tokens import Principal
 from shared.db import repository

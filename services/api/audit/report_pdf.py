@@ -1,4 +1,4 @@
-"""The per-decision report (:mod:`services.api.reports`) as a human-readable A4 PDF.
+"""The per-decision report (:mod:`services.api.audit.reports`) as a human-readable A4 PDF.
 
 In order: the diagnosis, the model card, each explanation with its archived rendering (heatmap
 overlay or waterfall), what the method does in plain words and its quality figures, clinician

@@ -10,7 +10,7 @@ import uuid
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.api.errors import NotFound, Problem
+from services.api.core.errors import NotFound, Problem
 from shared.db import jobs, repository
 from shared.db.models import JobStatus, Replay
 from shared.queue import Publisher

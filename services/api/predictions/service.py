@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.api.runtime import ModelRuntime
+from services.api.core.runtime import ModelRuntime
 from shared import audit
 from shared.bundles.registry import Bundle
 from shared.db import jobs, repository

@@ -1,4 +1,4 @@
-"""Wire schemas of the auditor API and of clinician feedback."""
+"""Wire schemas of the auditor API."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
-from services.api.schemas import ExplanationOut, JobOut
+from services.api.explanations.schemas import ExplanationOut
+from services.api.predictions.schemas import FeedbackOut, JobOut
 from shared.audit.verify import VerifyReport
-from shared.db.models import AuditRecord, ClinicianFeedback, FeedbackDecision, JobStatus, Prediction
+from shared.db.models import AuditRecord, JobStatus, Prediction
 
 
 def _iso_text(value: Any) -> Any:
@@ -24,40 +25,6 @@ def _iso_text(value: Any) -> Any:
 
 
 IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
-
-
-class FeedbackIn(BaseModel):
-    """Accept the diagnosis, or override it with the corrected label and the reason."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    decision: FeedbackDecision
-    corrected_label: str | None = Field(default=None, min_length=1, max_length=128)
-    reason: str | None = Field(default=None, min_length=1, max_length=2000)
-
-
-class FeedbackOut(BaseModel):
-    id: uuid.UUID
-    prediction_id: uuid.UUID
-    clinician_token_id: uuid.UUID
-    decision: FeedbackDecision
-    corrected_label: str | None
-    reason: str | None
-    created_at: datetime
-    audit_seq: int
-
-    @classmethod
-    def of(cls, f: ClinicianFeedback) -> FeedbackOut:
-        return cls(
-            id=f.id,
-            prediction_id=f.prediction_id,
-            clinician_token_id=f.token_id,
-            decision=f.decision,
-            corrected_label=f.corrected_label,
-            reason=f.reason,
-            created_at=f.created_at,
-            audit_seq=f.audit_seq,
-        )
 
 
 class RecordQuery(BaseModel):

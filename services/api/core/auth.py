@@ -20,8 +20,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.api.deps import StateDep
-from services.api.errors import Forbidden, NotFound, Problem, Unauthorized
+from services.api.core.deps import StateDep
+from services.api.core.errors import Forbidden, NotFound, Problem, Unauthorized
 from shared import audit
 from shared.audit.access import MAX_PURPOSE
 from shared.auth.tokens import Principal, authenticate

@@ -7,10 +7,10 @@ from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from services.api.auth import OpsDep
-from services.api.deps import AppState, StateDep
-from services.api.errors import problem_responses
-from services.api.schemas import Check, Readiness
+from services.api.core.auth import OpsDep
+from services.api.core.deps import AppState, StateDep
+from services.api.core.errors import problem_responses
+from services.api.ops.schemas import Check, Readiness
 
 router = APIRouter(tags=["operations"])
 

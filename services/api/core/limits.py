@@ -6,7 +6,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.api.errors import PROBLEM_JSON, problem_body
+from services.api.core.errors import PROBLEM_JSON, problem_body
 
 
 class BodyTooLarge(Exception):

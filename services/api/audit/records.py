@@ -16,17 +16,17 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from services.api.audit_schemas import (
+from services.api.audit.schemas import (
     AuditedPrediction,
     ChainEntry,
-    FeedbackOut,
     FullRecord,
     RecordPage,
     RecordQuery,
     RecordSummary,
 )
-from services.api.errors import NotFound
-from services.api.schemas import ExplanationOut
+from services.api.core.errors import NotFound
+from services.api.explanations.schemas import ExplanationOut
+from services.api.predictions.schemas import FeedbackOut
 from shared.db.models import AuditRecord, ClinicianFeedback, ExplanationJob, Prediction
 from shared.hashing import pseudonymise
 from shared.preprocess.errors import InputError

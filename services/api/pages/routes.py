@@ -1,5 +1,5 @@
 """The web pages, served by the API itself: plain HTML, CSS and JavaScript modules from
-``services/api/web`` (no build step, no CDN; everything works offline).
+``services/api/pages/web`` (no build step, no CDN; everything works offline).
 
 Each page sends the token typed at sign-in as ``Authorization: Bearer`` on every API call (the
 auditor page also sends the purpose stated at sign-in as ``X-Audit-Purpose``).
@@ -13,9 +13,9 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from services.api.errors import NotFound
+from services.api.core.errors import NotFound
 
-WEB = Path(__file__).resolve().parent.parent / "web"
+WEB = Path(__file__).resolve().parent / "web"
 STATIC = WEB / "static"
 STATIC_TYPES = {
     ".css": "text/css",

@@ -1,5 +1,5 @@
 """``/v1/audit/replays``: an auditor asks a worker to recompute an archived explanation and
-reads how well it agrees (see :mod:`services.api.replays`)."""
+reads how well it agrees (see :mod:`services.api.audit.replays`)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.api import replays
-from services.api.auth import PURPOSE_HEADER, AuditorDep
-from services.api.deps import SessionDep, StateDep
-from services.api.errors import problem_responses
+from services.api.audit import replays
+from services.api.core.auth import PURPOSE_HEADER, AuditorDep
+from services.api.core.deps import SessionDep, StateDep
+from services.api.core.errors import problem_responses
 from shared.db.models import JobStatus, Replay
 
 router = APIRouter(prefix="/v1/audit/replays", tags=["audit"])

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.api.audit_records import full_record
-from services.api.report_pdf import render_report_pdf
+from services.api.audit.records import full_record
+from services.api.audit.report_pdf import render_report_pdf
 from shared.audit.chain import GENESIS_HASH, iso, record_hash
 from shared.bundles.registry import Registry, UnknownModel
 from shared.db import repository

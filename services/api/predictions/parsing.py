@@ -17,8 +17,8 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
-from services.api.predictions import PredictionRequest
-from services.api.schemas import TabularPredictionBody
+from services.api.predictions.schemas import TabularPredictionBody
+from services.api.predictions.service import PredictionRequest
 from shared.bundles.manifest import ImageInput, TabularInput
 from shared.bundles.registry import Registry
 from shared.preprocess.errors import InputError, UnsupportedInput

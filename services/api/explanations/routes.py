@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from services.api import explanations
-from services.api.auth import CaseReaderDep, visible_job
-from services.api.deps import SessionDep, StateDep
-from services.api.errors import problem_responses
-from services.api.schemas import ExplanationOut, HeatmapQuery
+from services.api.core.auth import CaseReaderDep, visible_job
+from services.api.core.deps import SessionDep, StateDep
+from services.api.core.errors import problem_responses
+from services.api.explanations import service as explanations
+from services.api.explanations.schemas import ExplanationOut, HeatmapQuery
 from shared.auth.tokens import Principal
 from shared.db import repository
 from shared.db.models import ExplanationJob

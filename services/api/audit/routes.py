@@ -1,7 +1,7 @@
 """``/v1/audit``: search the archive, open a decision, download its input, verify the chain.
 
 Auditor tokens only; every request states its purpose (``X-Audit-Purpose``) and is recorded
-in the access log and the chain before it is served (:mod:`services.api.auth`).
+in the access log and the chain before it is served (:mod:`services.api.core.auth`).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from services.api import audit_records
-from services.api.audit_schemas import CheckpointIn, FullRecord, RecordPage, RecordQuery, VerifyOut
-from services.api.auth import AuditorDep
-from services.api.deps import AppState, SessionDep, StateDep
-from services.api.errors import NotFound, problem_responses
+from services.api.audit import records as audit_records
+from services.api.audit.schemas import CheckpointIn, FullRecord, RecordPage, RecordQuery, VerifyOut
+from services.api.core.auth import AuditorDep
+from services.api.core.deps import AppState, SessionDep, StateDep
+from services.api.core.errors import NotFound, problem_responses
 from shared import audit
 from shared.audit.checkpoint import Checkpoint
 from shared.db import repository

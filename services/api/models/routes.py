@@ -6,11 +6,11 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 
-from services.api.auth import ArchiveReaderDep, ModelReaderDep
-from services.api.deps import SessionDep, StateDep
-from services.api.errors import problem_responses
-from services.api.explanations import model_summary_png
-from services.api.schemas import ModelOut
+from services.api.core.auth import ArchiveReaderDep, ModelReaderDep
+from services.api.core.deps import SessionDep, StateDep
+from services.api.core.errors import problem_responses
+from services.api.models.schemas import ModelOut
+from services.api.models.summary import model_summary_png
 from shared.methods import supported_methods
 
 router = APIRouter(prefix="/v1/models", tags=["models"])

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.api.runtime import ModelRuntime
+from services.api.core.runtime import ModelRuntime
 from shared.bundles.registry import Registry
 from shared.queue import Publisher
 from shared.settings import Settings

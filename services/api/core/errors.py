@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.api.schemas import ProblemDetails
+from services.api.core.problems import ProblemDetails
 from shared.audit import FeedbackError
 from shared.bundles.registry import UnknownModel
 from shared.preprocess import NotReproducible

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
-from services.api.audit_schemas import CheckpointOut
-from services.api.auth import OpsDep
-from services.api.deps import AppState, SessionDep, StateDep
-from services.api.errors import Problem, problem_responses
-from services.api.ops import OpsStatus, ops_status
+from services.api.audit.schemas import CheckpointOut
+from services.api.core.auth import OpsDep
+from services.api.core.deps import AppState, SessionDep, StateDep
+from services.api.core.errors import Problem, problem_responses
+from services.api.ops.service import OpsStatus, ops_status
 from shared import audit
 
 router = APIRouter(prefix="/v1/ops", tags=["operations"])
