@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared.bundles.manifest import Manifest
+from shared.errors import FieldError, NotFound
 
 MODEL_FILE = "model.onnx"
 MANIFEST_FILE = "manifest.json"
@@ -17,8 +18,13 @@ class BundleError(Exception):
     """A bundle folder that cannot be served (missing file, invalid manifest)."""
 
 
-class UnknownModel(LookupError):
-    """No bundle has the requested name or version."""
+class UnknownModel(NotFound):
+    """No bundle has the requested name or version; the offending field is ``model``."""
+
+    title = "Unknown model"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, errors=[FieldError(field="model", reason=detail)])
 
 
 def sha256_file(path: Path) -> str:

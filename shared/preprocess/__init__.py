@@ -11,13 +11,16 @@ import json
 import numpy as np
 
 from shared.bundles.manifest import ImageInput, Manifest, TabularInput
+from shared.errors import Conflict
 from shared.hashing import sha256_hex
 from shared.preprocess.errors import InputError, UnsupportedInput
 from shared.preprocess.prepared import PreparedInput
 
 
-class NotReproducible(Exception):
+class NotReproducible(Conflict):
     """The stored input no longer yields the model input that the prediction recorded."""
+
+    title = "Input no longer reproducible"
 
 
 def prepare_stored(raw: bytes, manifest: Manifest, *, max_pixels: int) -> PreparedInput:
