@@ -1,9 +1,10 @@
 """Torch converters for the ``ai.onnx.ml`` ops of linear tabular pipelines (skl2onnx).
 
 ``Pipeline([StandardScaler(), LogisticRegression()])`` exports as ``Scaler`` then
-``LinearClassifier``; converted, its probabilities are differentiable in the features, so the
-gradient explainers apply. Export it with ``options={"zipmap": False}``: a ``ZipMap`` output
-is a sequence of maps, which has no tensor form (onnx2torch refuses the model).
+``LinearClassifier`` (and a ``Normalizer`` for more than two classes); converted, its
+probabilities are differentiable in the features, so the gradient explainers apply. Export
+it with ``options={"zipmap": False}``: a ``ZipMap`` output is a sequence of maps, which has
+no tensor form (onnx2torch refuses the model).
 """
 
 from __future__ import annotations
@@ -65,6 +66,22 @@ class LinearClassifier(nn.Module):
         return self.labels[torch.argmax(scores, dim=-1)], scores
 
 
+class Normalizer(nn.Module):
+    """Each row divided by its largest value (``MAX``), its sum of absolute values (``L1``) or
+    its Euclidean norm (``L2``)."""
+
+    def __init__(self, norm: str) -> None:
+        super().__init__()
+        self.norm = norm
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float()
+        if self.norm == "MAX":
+            return x / x.amax(dim=-1, keepdim=True)
+        order = 1 if self.norm == "L1" else 2
+        return x / torch.linalg.vector_norm(x, ord=order, dim=-1, keepdim=True)
+
+
 def _scaler(node: Node) -> TorchOp:
     offset = _floats(node.attributes.get("offset", [0.0]))
     scale = _floats(node.attributes.get("scale", [1.0]))
@@ -87,7 +104,15 @@ def _linear_classifier(node: Node) -> TorchOp:
     return TorchOp(module, node.inputs, node.outputs)
 
 
+def _normalizer(node: Node) -> TorchOp:
+    norm = node.attributes.get("norm", "MAX")
+    if norm not in ("MAX", "L1", "L2"):
+        raise NotImplementedError(f"Normalizer with norm={norm}")
+    return TorchOp(Normalizer(norm), node.inputs, node.outputs)
+
+
 CONVERTERS: tuple[Converter, ...] = (
     Converter("Scaler", (1,), _scaler, domain=ML_DOMAIN),
     Converter("LinearClassifier", (1,), _linear_classifier, domain=ML_DOMAIN),
+    Converter("Normalizer", (1,), _normalizer, domain=ML_DOMAIN),
 )

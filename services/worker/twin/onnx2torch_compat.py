@@ -9,6 +9,12 @@ onnx2torch 1.5.15 (verified with torch 2.13) is used through what this module ex
   function of a :class:`Node` returning a :class:`TorchOp` (a torch module and the values it
   reads and writes) or a :class:`Delegate` (use onnx2torch's converter of another version).
 * :func:`convert` and :func:`module_name` wrap its ``convert`` and its module naming.
+* Two of its functions are replaced (:data:`PATCHED` keeps the originals): module naming,
+  which keeps the dots of a node's domain (``ai.onnx.ml/Scaler``), which torch refuses in a
+  module name; and slicing, which indexes with a list of slices, deprecated in torch.
+* Its ``convert`` returns a node's whole output tuple for a graph output that is one of
+  several outputs of a node (skl2onnx's ``label``); :func:`convert` first routes each such
+  output through an ``Identity`` of its own.
 
 ``tests/unit/test_twin_compat.py`` checks every assumption made here against the installed
 onnx2torch and torch, and says what to re-check when they change.
@@ -123,7 +129,40 @@ def onnx2torch() -> types.ModuleType:
             if sys.modules.get(name) is stub:
                 del sys.modules[name]
     _UPSTREAM.update(module.node_converters.registry._CONVERTER_REGISTRY)
+    _patch(module)
     return module
+
+
+def _node_name(node: onnx.NodeProto) -> str:
+    """onnx2torch's module name for ``node``, with the domain's dots replaced too."""
+    return f"{node.domain}/{node.name or node.op_type}".replace(".", "/").lstrip("/")
+
+
+def _do_slice(
+    x: torch.Tensor, flip_dims: list[int], positive: list[Any], negative: list[Any]
+) -> Any:
+    """onnx2torch's slicing, indexing with tuples of slices."""
+    import torch
+
+    if flip_dims:
+        x = torch.flip(x, dims=flip_dims)
+    if positive:
+        x = x[tuple(positive)]
+    if negative:
+        x = x[tuple(negative)]
+    return x
+
+
+# (module, attribute) -> onnx2torch's original, replaced by :func:`_patch`.
+PATCHED: dict[tuple[str, str], Any] = {}
+
+
+def _patch(module: types.ModuleType) -> None:
+    graph, slicing = module.onnx_graph.OnnxGraph, module.node_converters.slice
+    PATCHED[("onnx2torch.onnx_graph.OnnxGraph", "generate_node_name")] = graph.generate_node_name
+    PATCHED[("onnx2torch.node_converters.slice", "_do_slice")] = slicing._do_slice
+    graph.generate_node_name = staticmethod(_node_name)
+    slicing._do_slice = _do_slice
 
 
 # onnx2torch's registry as it was before :func:`install` added to it.
@@ -186,8 +225,25 @@ def install(converters: Sequence[Converter]) -> None:
                 registry._CONVERTER_REGISTRY[key] = _adapt(converter, version)
 
 
+def _single_output_producers(graph: onnx.GraphProto) -> None:
+    """Give each graph output written by a node with several outputs an ``Identity`` node."""
+    from onnx import helper
+
+    outputs = {value.name for value in graph.output}
+    renamed: dict[str, str] = {}
+    for node in graph.node:
+        if len(node.output) > 1:
+            for index, name in enumerate(node.output):
+                if name in outputs:
+                    renamed[name] = node.output[index] = f"{name}__before_output"
+    for node in graph.node:  # consumers inside the graph read the value before the Identity
+        node.input[:] = [renamed.get(name, name) for name in node.input]
+    graph.node.extend(helper.make_node("Identity", [old], [name]) for name, old in renamed.items())
+
+
 def convert(proto: onnx.ModelProto) -> torch.fx.GraphModule:
     """onnx2torch's conversion; ``NotImplementedError`` names an op it cannot convert."""
+    _single_output_producers(proto.graph)
     module: torch.fx.GraphModule = onnx2torch().convert(proto)
     return module
 
