@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     # --- audit archive -----------------------------------------------------------------------
     retention_days: int = Field(default=183, ge=MINIMUM_FLOOR_DAYS)
     retention_floor_days: int = Field(default=183, ge=MINIMUM_FLOOR_DAYS)
+    build_commit: str = Field(
+        default="",
+        description="Commit named by new audit records; empty: the checkout's git HEAD.",
+    )
 
     @field_validator("case_ref_key")
     @classmethod
@@ -70,6 +74,17 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+STACK_FIELDS = frozenset({"database_url", "broker_url", "bundles_dir", "case_ref_key"})
+"""Where the stack's state lives: configured together, never half from one stack, half another."""
+
+
+def configured_fields() -> frozenset[str]:
+    """The fields that the environment sets (``XAI_*`` variables), by field name."""
+    from pydantic_settings import EnvSettingsSource
+
+    return frozenset(EnvSettingsSource(Settings)())
 
 
 @lru_cache

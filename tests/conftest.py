@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,14 @@ from tests.support.bundles import build_tiny_image_bundle, build_tiny_tabular_bu
 from tests.support.tokens import Token, issue_all
 
 TEST_KEY = "test-case-reference-key-0123456789"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """No test depends on the caller's ``XAI_*`` variables (``XAI_PORT=8123 make test`` must
+    pass): they are dropped before any fixture or test reads Settings, and so for every process
+    a test starts."""
+    for name in [name for name in os.environ if name.startswith("XAI_")]:
+        del os.environ[name]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

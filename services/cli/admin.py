@@ -16,8 +16,8 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from services.cli.config import command_settings
 from shared.db.models import Role
-from shared.settings import get_settings
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -51,7 +51,7 @@ def _session(*, snapshot: bool = False) -> Iterator[Session]:
     """One transaction, committed on success. ``snapshot``: one consistent view (Postgres)."""
     from shared.db.engine import make_engine, make_session_factory
 
-    url = get_settings().database_url
+    url = command_settings().database_url
     engine = make_engine(url)
     if snapshot and engine.dialect.name == "postgresql":
         engine = engine.execution_options(isolation_level="REPEATABLE READ")
@@ -184,7 +184,7 @@ def _positive(text: str) -> int:
 
 def _retention_policy() -> tuple[int, int]:
     """(retention_days, floor_days) from Settings (validated there against the floor)."""
-    settings = get_settings()
+    settings = command_settings()
     return settings.retention_days, settings.retention_floor_days
 
 
@@ -225,7 +225,7 @@ def _retention_hold(args: argparse.Namespace) -> int:
 
     case_hmac = None
     if args.case_ref:
-        key = get_settings().case_ref_key.get_secret_value().encode()
+        key = command_settings().case_ref_key.get_secret_value().encode()
         case_hmac = pseudonymise(args.case_ref, key=key)
     try:
         with _session() as session:

@@ -2,13 +2,14 @@
 
 It builds the demo bundles if missing, migrates, then supervises three processes (API, one
 worker, the reconciler) and stops them all when one ends or on Ctrl-C. The defaults it sets
-are only defaults: any ``XAI_*`` variable already in the environment wins.
+are only defaults: any ``XAI_*`` variable already in the environment wins. The demo tokens of an
+earlier run are kept while they are valid; files under ``var/`` are created readable by the
+owner only.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -16,43 +17,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-VAR = Path("var")
+from services.cli.config import VAR, embedded_settings, environment_of
 
 
-def embedded_environment(var: Path) -> dict[str, str]:
-    var.mkdir(exist_ok=True)
-    key_file = var / "case_ref.key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_hex(32))
-        key_file.chmod(0o600)
-    root = var.resolve()
-    defaults = {
-        "XAI_DATABASE_URL": f"sqlite:///{root}/xai.db",
-        "XAI_BROKER_URL": f"sqla+sqlite:///{root}/broker.db",
-        "XAI_BUNDLES_DIR": str(root / "bundles"),
-        "XAI_CASE_REF_KEY": key_file.read_text().strip(),
-    }
-    env = dict(os.environ)
-    for name, value in defaults.items():
-        env.setdefault(name, value)
-    return env
-
-
-def use_local_stack() -> None:
-    """In a checkout where ``xai run`` has run (``var/case_ref.key`` exists) and nothing else is
-    configured, point every command at that stack: ``xai tokens create``, ``xai audit verify``
-    then work beside ``make run`` with no setup. Any ``XAI_*`` variable set wins."""
-    if "XAI_CASE_REF_KEY" not in os.environ and (VAR / "case_ref.key").is_file():
-        os.environ.update(embedded_environment(VAR))
-
-
-def run_embedded(*, skip_build: bool) -> int:
-    env = embedded_environment(VAR)
-    os.environ.update(env)  # this process's own Settings read the same values
-    from shared.settings import get_settings
-
-    get_settings.cache_clear()
-    settings = get_settings()
+def run_embedded(*, skip_build: bool, var: Path = VAR) -> int:
+    os.umask(0o077)  # the database, its WAL and the broker file: readable by the owner only
+    settings = embedded_settings(var)
+    env = {**os.environ, **environment_of(settings)}
     if not skip_build:
         from services.worker.demo.build import build_demo_bundles
 
@@ -60,8 +31,9 @@ def run_embedded(*, skip_build: bool) -> int:
     from shared.db.migrate import upgrade
 
     upgrade(settings.database_url)
-    tokens = _demo_tokens(settings.database_url)
-    _write_token_file(VAR / "demo-tokens.env", tokens)
+    token_file = var / "demo-tokens.env"
+    tokens = _demo_tokens(settings.database_url, _read_token_file(token_file))
+    _write_token_file(token_file, tokens)
     xai = [sys.executable, "-m", "services.cli.main"]
     processes = {
         name: subprocess.Popen([*xai, *command], env=env)
@@ -78,7 +50,7 @@ def run_embedded(*, skip_build: bool) -> int:
                 f"\nxai-stack is running at {url}  (API docs: {url}/docs)\n"
                 f"database: {settings.database_url}\nbundles:  {settings.bundles_dir}\n"
                 + "".join(f"demo {role:<9} token: {token}\n" for role, token in tokens.items())
-                + f"(also in {VAR / 'demo-tokens.env'}: `. {VAR / 'demo-tokens.env'}` sets "
+                + f"(also in {token_file}: `. {token_file}` sets "
                 "$CLINICIAN, $AUDITOR and $OPS)\n" + "Ctrl-C stops everything.\n",
                 flush=True,
             )
@@ -131,18 +103,32 @@ def _write_token_file(path: Path, tokens: dict[str, str]) -> None:
     path.write_text("".join(f"{role.upper()}={token}\n" for role, token in tokens.items()))
 
 
-def _demo_tokens(database_url: str) -> dict[str, str]:
-    """One new token per role for this run (only their SHA-256 is stored)."""
-    from shared.auth.tokens import create_token
+def _read_token_file(path: Path) -> dict[str, str]:
+    """The tokens an earlier run wrote, by role (empty if there is no file)."""
+    if not path.is_file():
+        return {}
+    pairs = (line.partition("=") for line in path.read_text().splitlines())
+    return {name.lower(): value for name, sep, value in pairs if sep}
+
+
+def _demo_tokens(database_url: str, earlier: dict[str, str]) -> dict[str, str]:
+    """One token per role: the earlier run's while it is still valid for that role (so that a
+    restart keeps a clinician's earlier predictions visible), else a new one (only its SHA-256
+    is stored)."""
+    from shared.auth.tokens import authenticate, create_token
     from shared.db.engine import make_engine, make_session_factory
     from shared.db.models import Role
 
     engine = make_engine(database_url)
+    tokens: dict[str, str] = {}
     try:
         with make_session_factory(engine).begin() as session:
-            return {
-                role.value: create_token(session, role=role, name=f"demo-{role.value}")[1]
-                for role in Role
-            }
+            for role in Role:
+                token = earlier.get(role.value)
+                principal = authenticate(session, token)
+                if token is None or principal is None or principal.role != role:
+                    token = create_token(session, role=role, name=f"demo-{role.value}")[1]
+                tokens[role.value] = token
     finally:
         engine.dispose()
+    return tokens

@@ -11,13 +11,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from services.cli.admin import register as register_admin
-from shared.settings import get_settings
+from services.cli.config import command_settings
 
 
 def _build_demo(args: argparse.Namespace) -> int:
     from services.worker.demo.build import build_demo_bundles
 
-    out = Path(args.out) if args.out else get_settings().bundles_dir
+    out = Path(args.out) if args.out else command_settings().bundles_dir
     build_demo_bundles(out, force=args.force)
     return 0
 
@@ -25,7 +25,7 @@ def _build_demo(args: argparse.Namespace) -> int:
 def _db_upgrade(args: argparse.Namespace) -> int:
     from shared.db.migrate import upgrade
 
-    upgrade(get_settings().database_url)
+    upgrade(command_settings().database_url)
     print("database at head")
     return 0
 
@@ -36,7 +36,7 @@ def _serve(args: argparse.Namespace) -> int:
     from services.api.app import create_app
     from services.api.core import access_log
 
-    settings = get_settings()
+    settings = command_settings()
     access_log.install()
     uvicorn.run(
         create_app(settings),
@@ -55,14 +55,14 @@ def _worker(args: argparse.Namespace) -> int:
 
     if args.nice:
         os.nice(args.nice)  # the pool processes inherit it
-    start_worker(get_settings())
+    start_worker(command_settings())
     return 0
 
 
 def _reconciler(args: argparse.Namespace) -> int:
     from services.worker.reconciler import run_forever
 
-    run_forever(get_settings())
+    run_forever(command_settings())
     return 0
 
 
@@ -118,10 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from services.cli.embedded import use_local_stack
-
     args = build_parser().parse_args(argv)
-    use_local_stack()
     handler: Callable[[argparse.Namespace], int] = args.handler
     return handler(args)
 

@@ -1,5 +1,6 @@
 """``xai run`` (what ``make run`` starts): SQLite + SQLite broker, API, worker, reconciler,
-demo tokens printed; a tabular case gets its explanation; SIGTERM stops everything."""
+demo tokens printed; a tabular case gets its explanation; SIGTERM stops everything; a restart
+keeps the demo tokens, so the earlier predictions stay visible."""
 
 from __future__ import annotations
 
@@ -21,26 +22,8 @@ def test_the_embedded_stack_runs_and_stops(tmp_path: Path, bundles_dir: Path) ->
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("XAI_")}
     env.update({"XAI_BUNDLES_DIR": str(bundles_dir), "XAI_PORT": str(port)})
-    log = tmp_path / "run.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "services.cli.main", "run", "--skip-build"],
-            cwd=tmp_path,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
+    process, log, tokens = _start(tmp_path, env)
     try:
-        wait_for(
-            lambda: "Ctrl-C stops everything" in log.read_text(),
-            timeout=120,
-            what="the embedded stack to start",
-        )
-        text = log.read_text()
-        tokens = dict(re.findall(r"demo (\w+) +token: (xai_\S+)", text))
-        assert set(tokens) == {"clinician", "auditor", "ops"}
-        assert (tmp_path / "var" / "xai.db").is_file()
-        assert (tmp_path / "var" / "case_ref.key").stat().st_mode & 0o777 == 0o600
         token_file = tmp_path / "var" / "demo-tokens.env"
         assert token_file.stat().st_mode & 0o777 == 0o600
         assert dict(line.split("=", 1) for line in token_file.read_text().split()) == {
@@ -64,6 +47,8 @@ def test_the_embedded_stack_runs_and_stops(tmp_path: Path, bundles_dir: Path) ->
             found = client.get("/v1/audit/records", headers=auditor).json()["items"]
             assert [item["id"] for item in found] == [body["id"]]
             assert client.get("/v1/audit/verify", headers=auditor).json()["ok"]
+        for name in ("xai.db", "broker.db", "case_ref.key"):
+            assert (tmp_path / "var" / name).stat().st_mode & 0o777 == 0o600, name
         # the admin commands find the local stack with no setup (no XAI_* variables)
         verify = subprocess.run(
             [sys.executable, "-m", "services.cli.main", "audit", "verify"],
@@ -75,6 +60,42 @@ def test_the_embedded_stack_runs_and_stops(tmp_path: Path, bundles_dir: Path) ->
         )
         assert verify.returncode == 0 and verify.stdout.startswith("ok:"), verify
     finally:
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(timeout=60)
+        _stop(process, log)
+    process, log, again = _start(tmp_path, env)
+    try:
+        assert again == tokens
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            seen = client.get(f"/v1/predictions/{body['id']}", headers=headers)
+            assert seen.status_code == 200, seen.text
+    finally:
+        _stop(process, log)
+
+
+def _start(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path, dict]:
+    log = tmp_path / "run.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli.main", "run", "--skip-build"],
+            cwd=tmp_path,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(
+            lambda: "Ctrl-C stops everything" in log.read_text(),
+            timeout=120,
+            what="the embedded stack to start",
+        )
+    except BaseException:
+        _stop(process, log)
+        raise
+    tokens = dict(re.findall(r"demo (\w+) +token: (xai_\S+)", log.read_text()))
+    assert set(tokens) == {"clinician", "auditor", "ops"}
+    return process, log, tokens
+
+
+def _stop(process: subprocess.Popen[bytes], log: Path) -> None:
+    process.send_signal(signal.SIGTERM)
+    code = process.wait(timeout=60)
     assert code == 0, log.read_text()[-3000:]
