@@ -2,6 +2,8 @@
 FROM pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
+ARG XAI_BUILD_COMMIT=unknown
+ENV XAI_BUILD_COMMIT=${XAI_BUILD_COMMIT}
 COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY services ./services

@@ -1,6 +1,7 @@
 """The tamper-evident audit archive: a hash chain of canonical-JSON records in the database.
 
 - :mod:`~shared.audit.chain`: record hash layout, serialised :func:`append`;
+- :mod:`~shared.audit.formats`: every record kind and format version (model, canonical JSON);
 - :mod:`~shared.audit.payloads`: what prediction and explanation records bind;
 - :mod:`~shared.audit.verify`, :mod:`~shared.audit.checkpoint`: walk the chain, export heads;
 - :mod:`~shared.audit.access`, :mod:`~shared.audit.feedback`: auditor reads, clinician feedback;
@@ -17,7 +18,14 @@ a role that owns nothing and is granted only ``SELECT, INSERT`` on ``audit_recor
 
 from shared.audit.access import AccessError, log_access
 from shared.audit.canonical import PayloadError, canonical_payload
-from shared.audit.chain import GENESIS_HASH, AuditChainError, append, read_payload, record_hash
+from shared.audit.chain import (
+    GENESIS_HASH,
+    AuditChainError,
+    append,
+    read_payload,
+    read_typed,
+    record_hash,
+)
 from shared.audit.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -27,6 +35,7 @@ from shared.audit.checkpoint import (
     verified_checkpoint,
 )
 from shared.audit.feedback import FeedbackError, record_feedback
+from shared.audit.formats import FormatError, Payload
 from shared.audit.holds import place_hold, release_hold
 from shared.audit.payloads import (
     payload_for_explanation,
@@ -46,6 +55,8 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "FeedbackError",
+    "FormatError",
+    "Payload",
     "PayloadError",
     "PurgeReport",
     "RetentionError",
@@ -60,6 +71,7 @@ __all__ = [
     "place_hold",
     "purge",
     "read_payload",
+    "read_typed",
     "record_explanation",
     "record_feedback",
     "record_hash",

@@ -8,11 +8,12 @@ transaction that serves the read, after authorising it.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from shared.audit.chain import append, iso
+from shared.audit.formats.v2 import AccessV2
 from shared.db.models import AccessLogEntry
 
 if TYPE_CHECKING:
@@ -46,22 +47,19 @@ def log_access(
     if len(purpose) > MAX_PURPOSE or not 0 < len(action) <= MAX_ACTION:
         raise AccessError(f"purpose (<= {MAX_PURPOSE}) or action (<= {MAX_ACTION}) too long")
     at = now or datetime.now(UTC)
-    record = append(
-        session,
-        kind="access",
-        subject_id=subject_id or "-",
-        payload={
-            "token_id": str(principal.token_id),
-            "role": str(principal.role),
-            "name": principal.name,
-            "action": action,
-            "subject_id": subject_id,
-            "purpose": purpose,
-            "at": iso(at),
-            **({"query": query} if query else {}),
-        },
-        now=at,
-    )
+    fields: dict[str, Any] = {
+        "token_id": str(principal.token_id),
+        "role": str(principal.role),
+        "name": principal.name,
+        "action": action,
+        "subject_id": subject_id,
+        "purpose": purpose,
+        "at": iso(at),
+    }
+    if query:  # left out, not null, when the read had no query parameters
+        fields["query"] = query
+    payload = AccessV2.new(**fields)
+    record = append(session, kind="access", subject_id=subject_id or "-", payload=payload, now=at)
     entry = AccessLogEntry(
         created_at=at,
         token_id=principal.token_id,

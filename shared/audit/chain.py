@@ -7,8 +7,10 @@ Record hash (format ``xai-audit/1``): the lowercase hex SHA-256 of the canonical
 e.g. ``["xai-audit/1",1,"prediction","6f1c…","2026-01-02T03:04:05.000006+00:00","9b…","00…00"]``
 where ``seq`` is a JSON integer, ``created_at`` is ``isoformat(timespec="microseconds")`` in UTC
 (always 32 characters, ``+00:00``), ``payload_sha256`` is the hex SHA-256 of the stored payload
-bytes (:mod:`shared.audit.canonical`), and ``prev_hash`` is the previous record's hash, or 64
-zeros for seq 1. JSON string escaping keeps the fields unambiguous whatever they contain.
+bytes (the canonical JSON of the payload's own format version, :mod:`shared.audit.formats`),
+and ``prev_hash`` is the previous record's hash, or 64 zeros for seq 1. JSON string escaping
+keeps the fields unambiguous whatever they contain. The record hash does not depend on the
+payload's format version, so ``xai-audit/1`` covers records of every payload format.
 The payload enters the hash only through its SHA-256, so retention can delete a payload
 (a tombstone) and the chain still verifies.
 
@@ -23,14 +25,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from shared.audit.canonical import canonical_payload
 from shared.db.models import AuditChainHead, AuditPayload, AuditRecord
 from shared.hashing import canonical_json, sha256_hex
+
+if TYPE_CHECKING:
+    from shared.audit.formats import Payload
 
 HASH_FORMAT = "xai-audit/1"
 GENESIS_HASH = "0" * 64
@@ -96,17 +100,20 @@ def append(
     *,
     kind: str,
     subject_id: str,
-    payload: dict[str, Any],
+    payload: Payload,
     now: datetime | None = None,
 ) -> AuditRecord:
     """Append one record in the caller's transaction (the caller commits; a rollback leaves no
     trace and no gap). Call it late in the transaction: the chain stays locked until commit.
     The returned record is transient (not added to the session); its rows are written.
     On SQLite, pysqlite opens the transaction just before the UPDATE, so the write lock is
-    taken before the previous hash is read."""
+    taken before the previous hash is read. ``payload`` is a record format's model
+    (:mod:`shared.audit.formats`) of this ``kind``; its canonical bytes are stored."""
     if not 0 < len(kind) <= MAX_KIND or not 0 < len(subject_id) <= MAX_SUBJECT:
         raise ValueError(f"kind (1..{MAX_KIND} chars) and subject_id (1..{MAX_SUBJECT}) required")
-    body = canonical_payload(payload)
+    if kind != payload.KIND:
+        raise ValueError(f"a {payload.format_name()} payload cannot be a {kind} record")
+    body = payload.canonical()
     connection = session.connection()  # plain Core: 4 statements, no unit-of-work flush
     seq = connection.execute(_NEXT_SEQ).scalar()
     if seq is None:
@@ -131,6 +138,20 @@ def append(
 
 
 def read_payload(session: Session, seq: int) -> dict[str, Any] | None:
-    """The record's payload as JSON, or None once retention has tombstoned it."""
+    """The record's payload as stored (parsed JSON, any format version), or None once
+    retention has tombstoned it. :func:`read_typed` gives it as its format's model."""
     data = session.scalar(select(AuditPayload.payload).where(AuditPayload.seq == seq))
     return None if data is None else json.loads(data)
+
+
+def read_typed(session: Session, seq: int) -> Payload | None:
+    """The record's payload as the model of its own format version, or None once retention
+    has tombstoned it (or no record has that seq)."""
+    from shared.audit.formats import parse
+
+    row = session.execute(
+        select(AuditRecord.kind, AuditPayload.payload)
+        .join(AuditPayload, AuditPayload.seq == AuditRecord.seq)
+        .where(AuditRecord.seq == seq)
+    ).first()
+    return None if row is None else parse(row.kind, row.payload)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from shared.audit.chain import append, iso
+from shared.audit.chain import append
+from shared.audit.formats.v2 import FeedbackV2, build_feedback
 from shared.db.models import ClinicianFeedback, FeedbackDecision, Prediction
 
 if TYPE_CHECKING:
@@ -81,15 +82,5 @@ def record_feedback(
 
 def payload_for_feedback(
     feedback: ClinicianFeedback, prediction: Prediction, *, clinician_name: str
-) -> dict[str, Any]:
-    return {
-        "feedback_id": str(feedback.id),
-        "prediction_id": str(prediction.id),
-        "model_sha256": prediction.model_sha256,
-        "predicted_label": prediction.label,
-        "decision": str(feedback.decision),
-        "corrected_label": feedback.corrected_label,
-        "reason": feedback.reason,
-        "clinician": {"token_id": str(feedback.token_id), "name": clinician_name},
-        "at": iso(feedback.created_at),
-    }
+) -> FeedbackV2:
+    return build_feedback(feedback, prediction, clinician_name=clinician_name)

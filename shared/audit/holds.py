@@ -13,6 +13,7 @@ from sqlalchemy import Exists, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from shared.audit.chain import append, iso
+from shared.audit.formats.v2 import HoldV2
 from shared.db.models import LegalHold, Prediction
 
 MAX_BY = 128
@@ -78,13 +79,13 @@ def on_hold() -> Exists:
 
 def _audit(session: Session, action: str, hold: LegalHold, *, by: str, at: datetime) -> None:
     subject = str(hold.prediction_id) if hold.prediction_id else f"hold:{hold.id}"
-    payload = {
-        "action": action,
-        "hold_id": str(hold.id),
-        "prediction_id": str(hold.prediction_id) if hold.prediction_id else None,
-        "case_ref_hmac": hold.case_ref_hmac,
-        "reason": hold.reason,
-        "by": by,
-        "at": iso(at),
-    }
+    payload = HoldV2.new(
+        action=action,
+        hold_id=str(hold.id),
+        prediction_id=str(hold.prediction_id) if hold.prediction_id else None,
+        case_ref_hmac=hold.case_ref_hmac,
+        reason=hold.reason,
+        by=by,
+        at=iso(at),
+    )
     append(session, kind="hold", subject_id=subject, payload=payload, now=at)

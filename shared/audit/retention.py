@@ -24,8 +24,9 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from shared.audit.chain import append, iso
+from shared.audit.formats import DECISION_KINDS
+from shared.audit.formats.v2 import PurgeV2
 from shared.audit.holds import on_hold
-from shared.audit.rows import DECISION_KINDS
 from shared.audit.tombstones import to_ranges
 from shared.db.models import (
     AuditPayload,
@@ -79,15 +80,15 @@ def purge(
         session,
         kind="purge",
         subject_id="retention",
-        payload={
-            "at": iso(now),
-            "cutoff": iso(cutoff),
-            "retention_days": retention_days,
-            "floor_days": floor_days,
-            "predictions": sorted(str(i) for i in ids),
-            "tombstoned": to_ranges(seqs),
-            "blobs_deleted": blobs_deleted,
-        },
+        payload=PurgeV2.new(
+            at=iso(now),
+            cutoff=iso(cutoff),
+            retention_days=retention_days,
+            floor_days=floor_days,
+            predictions=sorted(str(i) for i in ids),
+            tombstoned=to_ranges(seqs),
+            blobs_deleted=blobs_deleted,
+        ),
         now=now,
     )
     return PurgeReport(

@@ -8,8 +8,7 @@ payload only if a *later* purge record names its seq; any other missing payload 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 
 def to_ranges(seqs: Iterable[int]) -> list[list[int]]:
@@ -28,8 +27,9 @@ class Tombstones:
     def __init__(self) -> None:
         self._ranges: list[tuple[int, int]] = []
 
-    def add(self, purge_seq: int, payload: dict[str, Any]) -> None:
-        for first, last in payload.get("tombstoned", []):
+    def add(self, purge_seq: int, ranges: Iterable[Sequence[int]]) -> None:
+        """The ``tombstoned`` ranges of the purge record at ``purge_seq``."""
+        for first, last in ranges:
             if not (isinstance(first, int) and isinstance(last, int) and first <= last):
                 raise ValueError(f"purge record {purge_seq}: malformed range {[first, last]}")
             if last >= purge_seq:

@@ -5,12 +5,15 @@ For each record, in ``seq`` order, in batches (never the whole table in memory):
 1. ``seq`` is the next integer (no gap, no reordering);
 2. ``prev_hash`` equals the previous record's stored hash (64 zeros before seq 1);
 3. ``hash`` equals the hash recomputed from the fields (:func:`shared.audit.chain.record_hash`);
-4. the payload, if present, hashes to ``payload_sha256`` and is canonical JSON; if absent, a
-   later ``purge`` record must name the seq (a retention tombstone);
+4. the payload, if present, hashes to ``payload_sha256``, and is a valid payload of the record
+   format it states (:mod:`shared.audit.formats`; none stated: version 1), in exactly that
+   version's canonical JSON; if absent, a later ``purge`` record must name the seq (a
+   retention tombstone);
 5. with ``check_blobs``: every blob the payload references (``"blobs": {role: sha256}``) exists
    and its bytes hash to that sha256 (input, attributions, rendering);
 6. with ``check_rows``: the live rows of a decision (prediction, jobs, result, feedback) and of
-   a token still rebuild the record's payload (:mod:`shared.audit.rows`); after a whole-chain
+   a token still rebuild the record's payload with the builder of the record's version
+   (:mod:`shared.audit.rows`); after a whole-chain
    walk, every token row has a record. The depth stops there: the verifier does not re-run a
    model (that is replay's job), nor check rows no record names.
 
@@ -23,16 +26,17 @@ looks like a valid, shorter or different chain: export checkpoints regularly.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shared.audit.canonical import is_canonical
+from shared.audit import formats
 from shared.audit.chain import GENESIS_HASH, hash_of
-from shared.audit.rows import DECISION_KINDS, TokenLedger, decision_mismatch
+from shared.audit.formats.v1 import PurgeV1, TokenV1
+from shared.audit.rows import TokenLedger, decision_mismatch
 from shared.audit.tombstones import Tombstones
 from shared.db.models import AuditPayload, AuditRecord, Blob
 from shared.hashing import sha256_hex
@@ -61,6 +65,8 @@ class VerifyReport:
     head_seq: int = 0
     head_hash: str = GENESIS_HASH
     blobs_checked: int = 0
+    rows_checked: int = 0  # decision and token records whose live rows were compared
+    formats: dict[str, int] = field(default_factory=dict)  # payloads read, by record format
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,6 +114,8 @@ def verify(
             head_seq=walk.seq,
             head_hash=walk.prev_hash,
             blobs_checked=walk.blobs_checked,
+            rows_checked=walk.rows_checked,
+            formats=dict(sorted(walk.formats.items())),
         )
     return VerifyReport(
         ok=True,
@@ -115,6 +123,8 @@ def verify(
         head_seq=walk.seq,
         head_hash=walk.prev_hash,
         blobs_checked=walk.blobs_checked,
+        rows_checked=walk.rows_checked,
+        formats=dict(sorted(walk.formats.items())),
     )
 
 
@@ -127,6 +137,8 @@ class _Walk:
         self.seq = 0
         self.checked = 0
         self.blobs_checked = 0
+        self.rows_checked = 0
+        self.formats: Counter[str] = Counter()
         self._verified_blobs: set[str] = set()
 
     def run(self, first: int, last: int) -> None:
@@ -158,35 +170,34 @@ class _Walk:
         else:
             if sha256_hex(payload) != record.payload_sha256:
                 raise _Bad(record.seq, "payload does not match payload_sha256")
-            if not is_canonical(payload):
-                raise _Bad(record.seq, "payload is not canonical JSON")
-            self._check_references(record, payload)
+            try:
+                parsed = formats.check(record.kind, payload)
+            except formats.FormatError as exc:
+                raise _Bad(record.seq, str(exc)) from exc
+            self.formats[parsed.format_name()] += 1
+            self._check_references(record, parsed, payload)
         self.prev_hash, self.seq = record.hash, record.seq
         self.checked += 1
 
-    def _check_references(self, record: Any, payload: bytes) -> None:
-        data = json.loads(payload)
+    def _check_references(self, record: Any, parsed: formats.Payload, payload: bytes) -> None:
         if self.check_blobs:
-            self._check_blobs(record.seq, data.get("blobs") or {})
+            self._check_blobs(record.seq, getattr(parsed, "blobs", None) or {})
         if not self.check_rows:
             return
-        if record.kind in DECISION_KINDS:
-            reason = decision_mismatch(self.session, record.kind, data, payload)
-        elif record.kind == "token":
-            reason = self.tokens.mismatch(self.session, data)
+        if record.kind in formats.DECISION_KINDS:
+            reason = decision_mismatch(self.session, parsed, payload)
+        elif isinstance(parsed, TokenV1):
+            reason = self.tokens.mismatch(self.session, parsed)
         else:
-            reason = None
+            return
         if reason is not None:
             raise _Bad(record.seq, reason)
+        self.rows_checked += 1
 
-    def _check_blobs(self, seq: int, blobs: Any) -> None:
-        if not isinstance(blobs, dict):
-            raise _Bad(seq, "payload 'blobs' is not an object")
+    def _check_blobs(self, seq: int, blobs: dict[str, str]) -> None:
         for role, digest in sorted(blobs.items()):
-            if digest is None or digest in self._verified_blobs:
+            if digest in self._verified_blobs:
                 continue
-            if not isinstance(digest, str):
-                raise _Bad(seq, f"blob {role} is not named by a sha256")
             data = self.session.scalar(select(Blob.data).where(Blob.sha256 == digest))
             if data is None:
                 raise _Bad(seq, f"blob {role} ({digest}) is missing")
@@ -208,8 +219,11 @@ def _tombstones(session: Session) -> Tombstones:
     )
     for seq, payload in rows:
         try:
-            tombstones.add(seq, json.loads(payload))
-        except (ValueError, TypeError, AttributeError) as exc:
+            parsed = formats.parse("purge", payload)
+            if not isinstance(parsed, PurgeV1):
+                raise TypeError(f"{parsed.format_name()} names no tombstones")
+            tombstones.add(seq, parsed.tombstoned)
+        except (ValueError, TypeError) as exc:
             raise _Bad(seq, f"purge record is malformed: {exc}") from exc
     return tombstones
 

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.audit.chain import append
+from shared.audit.formats.v2 import TokenV2
 from shared.db.models import ApiToken, Role
 from shared.hashing import sha256_hex
 
@@ -91,10 +92,7 @@ def authenticate(session: Session, plaintext: str | None) -> Principal | None:
 
 
 def _audit(session: Session, action: str, token: ApiToken, now: datetime | None) -> None:
-    payload = {
-        "action": action,
-        "token_id": str(token.id),
-        "role": str(token.role),
-        "name": token.name,
-    }
+    payload = TokenV2.new(
+        action=action, token_id=str(token.id), role=str(token.role), name=token.name
+    )
     append(session, kind="token", subject_id=f"token:{token.id}", payload=payload, now=now)

@@ -19,8 +19,9 @@ from datetime import timedelta
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from shared.audit import canonical_payload, record_hash
+from shared.audit import record_hash
 from shared.audit.chain import GENESIS_HASH
+from shared.audit.formats import canonical_value
 from shared.db.models import AuditPayload, AuditRecord
 from shared.hashing import sha256_hex
 
@@ -161,7 +162,7 @@ def insert_forged(session: Session, rng: random.Random, chain: Chain) -> Expecte
     else:
         prev = "".join(rng.choice(HEX) for _ in range(64))
     access = json.loads(chain.payloads[rng.choice(chain.of_kind("access"))])
-    body = canonical_payload({**access, "purpose": "forged: a read that never happened"})
+    body = canonical_value("access", {**access, "purpose": "forged: a read that never happened"})
     created_at = chain.rows[k].created_at
     fields = dict(
         seq=k,
@@ -208,7 +209,7 @@ def rewrite_chain(session: Session, rng: random.Random, chain: Chain) -> Expecte
         if seq == start:
             payload = json.loads(body)
             payload["purpose"] = "routine"
-            body = canonical_payload(payload)
+            body = canonical_value(row.kind, payload)
             _sql(session, "UPDATE audit_payloads SET payload = :p WHERE seq = :s", p=body, s=seq)
         fields = dict(
             seq=seq,

@@ -17,7 +17,8 @@ from sqlalchemy import select, text
 
 from services.api.app import create_app
 from services.worker.explain import run_job
-from shared.audit import read_payload
+from shared.audit import read_typed
+from shared.audit.formats.v2 import AccessV2
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.models import AuditRecord, Prediction, Role
 from shared.hashing import sha256_hex
@@ -139,12 +140,12 @@ def test_a_search_is_logged_with_its_filters_and_the_case_ref_only_as_its_hmac(
     with make_session_factory(engine)() as session:
         last = session.scalar(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1))
         assert last is not None and last.kind == "access"
-        payload = read_payload(session, last.seq)
+        payload = read_typed(session, last.seq)
         prediction = session.get(Prediction, uuid.UUID(found[0]))
         assert prediction is not None
     engine.dispose()
-    assert payload is not None and payload["action"] == "GET /v1/audit/records"
-    assert payload["query"] == {
+    assert isinstance(payload, AccessV2) and payload.action == "GET /v1/audit/records"
+    assert payload.query == {
         "model": "tiny-cnn",
         "case_ref_hmac": prediction.case_ref_hmac,
     }

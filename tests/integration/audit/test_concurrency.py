@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared import audit
+from shared.audit.formats.v2 import AccessV2
 from shared.db.engine import make_engine
 from shared.db.models import AuditRecord
 
@@ -39,7 +40,15 @@ def _write(url: str, writer: int, start: Any) -> int:
                     session,
                     kind="access",
                     subject_id=f"writer-{writer}",
-                    payload={"writer": writer, "transaction": n, "append": i},
+                    payload=AccessV2.new(
+                        token_id=f"writer-{writer}",
+                        role="auditor",
+                        name=f"writer {writer}",
+                        action="GET /v1/audit/verify",
+                        subject_id=None,
+                        purpose=f"transaction {n}, append {i}",
+                        at="2026-01-05T09:30:00.000000+00:00",
+                    ),
                 )
             time.sleep(rng.random() * 0.003)  # hold the chain a little, as a real request does
             if rng.random() < 0.2:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import audit
+from shared.audit.formats.v2 import ReplayV2
 from shared.db.models import AuditPayload, AuditRecord, Blob, Prediction
 from shared.hashing import sha256_hex
 from tests.integration.audit import builders
@@ -17,7 +18,27 @@ from tests.integration.audit import builders
 
 def _records(session: Session) -> list[tuple[AuditRecord, dict]]:
     rows = session.scalars(select(AuditRecord).order_by(AuditRecord.seq)).all()
-    return [(r, audit.read_payload(session, r.seq)) for r in rows]
+    payloads = [audit.read_typed(session, r.seq) for r in rows]
+    return [(r, p.model_dump(mode="json")) for r, p in zip(rows, payloads, strict=True) if p]
+
+
+def _replay(outcome: object) -> ReplayV2:
+    """A ``replay`` payload: its ``outcome`` holds any JSON value."""
+    return ReplayV2.new(
+        replay_id="r",
+        explanation_id="e",
+        prediction_id="p",
+        method="saliency",
+        model_sha256="0" * 64,
+        status="succeeded",
+        outcome=outcome,
+        error=None,
+        requested_by="auditor",
+        purpose="test",
+        attempt=1,
+        requested_at="2026-01-05T09:30:00.000000+00:00",
+        finished_at="2026-01-05T09:30:01.000000+00:00",
+    )
 
 
 def test_prediction_and_explanation_records_bind_the_decision(
@@ -68,7 +89,7 @@ def test_a_rolled_back_transaction_leaves_no_record_and_no_gap(
         assert audit.take_checkpoint(session).seq == 2
         session.rollback()
     with sessions.begin() as session:
-        record = audit.append(session, kind="access", subject_id="x", payload={"n": 1})
+        record = audit.append(session, kind="replay", subject_id="x", payload=_replay({"n": 1}))
     assert record.seq == 1 and record.prev_hash == audit.GENESIS_HASH
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(AuditPayload)) == 1
@@ -76,31 +97,33 @@ def test_a_rolled_back_transaction_leaves_no_record_and_no_gap(
 
 
 @pytest.mark.parametrize(
-    "payload",
-    [{"quality": {"ig_delta": float("nan")}}, {"q": float("inf")}, {"x": {1: "a"}}, {"b": b""}],
+    "outcome", [{"ig_delta": float("nan")}, [float("-inf")], {"big": 2**53}, float("inf")]
 )
 def test_payloads_json_cannot_hold_exactly_are_refused_and_nothing_is_written(
-    sessions: sessionmaker[Session], payload: dict
+    sessions: sessionmaker[Session], outcome: object
 ) -> None:
     with sessions() as session:
         with pytest.raises(audit.PayloadError):
-            audit.append(session, kind="explanation", subject_id="s", payload=payload)
+            audit.append(session, kind="replay", subject_id="s", payload=_replay(outcome))
         session.commit()
     with sessions() as session:
         assert audit.take_checkpoint(session).seq == 0
         assert session.scalar(select(func.count()).select_from(AuditRecord)) == 0
 
 
-def test_stored_payload_is_the_canonical_bytes(sessions: sessionmaker[Session]) -> None:
-    payload = {"b": [1, 2.5, 0.1, 1e-07, -0.0, 1.0], "a": "é", "c": None}
+def test_stored_payload_is_the_rfc8785_canonical_bytes(sessions: sessionmaker[Session]) -> None:
+    outcome = {"b": [1, 2.5, 0.1, 1e-07, -0.0, 1.0, 1e21], "a": "é", "c": None}
+    payload = _replay(outcome)
     with sessions.begin() as session:
-        record = audit.append(session, kind="access", subject_id="x", payload=payload)
+        record = audit.append(session, kind="replay", subject_id="x", payload=payload)
     with sessions() as session:
         stored = session.get(AuditPayload, record.seq)
     assert stored is not None
-    assert stored.payload == '{"a":"é","b":[1,2.5,0.1,1e-07,-0.0,1.0],"c":null}'.encode()
+    assert '"outcome":{"a":"é","b":[1,2.5,0.1,1e-7,0,1,1e+21],"c":null}'.encode() in stored.payload
+    assert stored.payload.startswith(b'{"attempt":1,"error":null,"explanation_id":"e",')
+    assert b'"format":"replay/2"' in stored.payload
     assert record.payload_sha256 == sha256_hex(stored.payload)
-    assert json.loads(stored.payload) == payload
+    assert json.loads(stored.payload)["outcome"] == outcome
 
 
 def test_verify_a_range_and_report_the_first_bad_seq_inside_it(
@@ -141,7 +164,7 @@ def test_an_edited_row_no_longer_matches_its_record(sessions: sessionmaker[Sessi
         unchecked = audit.verify(session, check_rows=False)
     assert unchecked.ok  # the chain itself is intact: only the row lies
     assert (report.ok, report.first_bad_seq) == (False, 4)  # the second decision's explanation
-    assert report.reason == "the explanation's rows no longer match the record"
+    assert report.reason == "the explanation's rows no longer match the record (explanation/2)"
     with sessions.begin() as session:
         stored = session.get(Prediction, first.id)
         assert stored is not None
@@ -149,4 +172,4 @@ def test_an_edited_row_no_longer_matches_its_record(sessions: sessionmaker[Sessi
     with sessions() as session:
         report = audit.verify(session)
     assert (report.ok, report.first_bad_seq) == (False, 1)
-    assert report.reason == "the prediction's rows no longer match the record"
+    assert report.reason == "the prediction's rows no longer match the record (prediction/2)"

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import audit
+from shared.audit.formats.v2 import PurgeV2
 from shared.db.models import AuditPayload, AuditRecord, Blob, Prediction
 from shared.retention import check_policy
 from tests.integration.audit import builders
@@ -101,10 +102,10 @@ def test_purge_forgets_old_decisions_and_keeps_the_chain_verifiable(
         payloads = set(session.scalars(select(AuditPayload.seq)))
         remaining = set(session.scalars(select(Prediction.id)))
         stored_blobs = set(session.scalars(select(Blob.sha256)))
-        purge_payload = audit.read_payload(session, report.record_seq or 0)
+        purge_payload = audit.read_typed(session, report.record_seq or 0)
         assert audit.verify(session).ok
         assert audit.verify(session, checkpoint=before).ok
-        assert audit.read_payload(session, access.audit_seq) is not None  # who read: kept
+        assert audit.read_typed(session, access.audit_seq) is not None  # who read: kept
     for name, prediction in d.items():
         gone = name in purged
         assert (prediction.id in remaining) is not gone, name
@@ -113,8 +114,9 @@ def test_purge_forgets_old_decisions_and_keeps_the_chain_verifiable(
     assert blobs["old_shared"] & stored_blobs == {d["young"].input_sha256}  # shared: kept
     assert blobs["young"] <= stored_blobs and blobs["held"] <= stored_blobs
     assert purge_payload is not None
-    assert purge_payload["predictions"] == sorted(str(d[name].id) for name in purged)
-    assert purge_payload["cutoff"] == audit.chain.iso(_ago(365))
+    assert isinstance(purge_payload, PurgeV2)
+    assert purge_payload.predictions == sorted(str(d[name].id) for name in purged)
+    assert purge_payload.cutoff == audit.chain.iso(_ago(365))
 
     with sessions.begin() as session:  # nothing left to purge: no new record
         again = audit.purge(session, now=NOW, retention_days=365, floor_days=183)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import audit
+from shared.audit.formats.v2 import AccessV2, FeedbackV2
 from shared.auth import authenticate, create_token, revoke, token_digest
 from shared.db.models import AccessLogEntry, ApiToken, AuditRecord, ClinicianFeedback, Role
 from tests.integration.audit import builders
@@ -58,9 +59,9 @@ def test_every_auditor_read_is_logged_and_chained(sessions: sessionmaker[Session
     with sessions() as session:
         stored = session.get(AccessLogEntry, entry.id)
         assert stored is not None and stored.purpose == "complaint 2026-17"
-        payload = audit.read_payload(session, stored.audit_seq)
-        assert payload is not None
-        assert (payload["token_id"], payload["purpose"], payload["subject_id"]) == (
+        payload = audit.read_typed(session, stored.audit_seq)
+        assert isinstance(payload, AccessV2)
+        assert (payload.token_id, payload.purpose, payload.subject_id) == (
             str(auditor.token_id),
             "complaint 2026-17",
             "4f1c",
@@ -111,12 +112,12 @@ def test_feedback_is_validated_stored_and_joins_the_decision_trail(
         trail = session.scalars(
             select(AuditRecord.kind).where(AuditRecord.subject_id == str(prediction.id))
         ).all()
-        payload = audit.read_payload(session, overridden.audit_seq)
+        payload = audit.read_typed(session, overridden.audit_seq)
         assert audit.verify(session).ok
     assert [r.id for r in rows] == [accepted.id, overridden.id]
     assert sorted(trail) == ["feedback", "feedback", "prediction"]
-    assert payload is not None
-    assert (payload["decision"], payload["corrected_label"], payload["predicted_label"]) == (
+    assert isinstance(payload, FeedbackV2)
+    assert (payload.decision, payload.corrected_label, payload.predicted_label) == (
         "override",
         other,
         prediction.label,

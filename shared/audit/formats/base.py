@@ -1,0 +1,88 @@
+"""What every record format shares: a typed payload model and the canonical bytes it has.
+
+A payload model's one serialisation is :meth:`Payload.canonical`: its fields as set (a field
+a builder left out stays out, as in the dicts version 1 was written from) in its version's
+canonical JSON. ``SCHEME`` names that canonical form:
+
+- ``"python-json/1"`` (version 1 of every kind): :func:`shared.audit.canonical.canonical_payload`
+  (sorted keys, no spaces, UTF-8, floats as Python's shortest ``repr`` such as ``1.0``);
+- ``"rfc8785"`` (version 2 on): the JSON Canonicalization Scheme of RFC 8785 (keys sorted by
+  UTF-16 code units, numbers as ECMAScript writes them: ``1.0`` is ``1``, ``1e21`` is
+  ``1e+21``), which any language's JCS library reproduces.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import rfc8785
+from pydantic import BaseModel, ConfigDict
+
+from shared.audit.canonical import PayloadError, canonical_payload
+from shared.db.models import ClinicianFeedback, ExplanationJob, ExplanationResult, Prediction
+
+Scheme = Literal["python-json/1", "rfc8785"]
+
+
+def encode(scheme: Scheme, value: dict[str, Any]) -> bytes:
+    """The canonical bytes of a JSON object in ``scheme``; PayloadError if JSON cannot hold it."""
+    if scheme == "python-json/1":
+        return canonical_payload(value)
+    if not isinstance(value, dict):
+        raise PayloadError("an audit payload is a JSON object")
+    try:
+        return rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise PayloadError(f"not RFC 8785 canonicalisable: {exc}") from exc
+
+
+def is_canonical(scheme: Scheme, data: bytes) -> bool:
+    """Whether ``data`` is a JSON object written exactly as ``scheme`` writes it."""
+    try:
+        value = json.loads(data)
+        return isinstance(value, dict) and encode(scheme, value) == data
+    except (ValueError, UnicodeDecodeError):
+        return False
+
+
+class Payload(BaseModel):
+    """A record kind's payload at one format version (see :mod:`shared.audit.formats`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    KIND: ClassVar[str]
+    VERSION: ClassVar[int]
+    SCHEME: ClassVar[Scheme]
+
+    @classmethod
+    def format_name(cls) -> str:
+        return f"{cls.KIND}/{cls.VERSION}"
+
+    def canonical(self) -> bytes:
+        return encode(self.SCHEME, self.model_dump(mode="json", exclude_unset=True))
+
+    @classmethod
+    def from_rows(cls, rows: DecisionRows, written: Payload) -> Payload:
+        """A decision record rebuilt from its live rows, as ``written`` was built."""
+        raise TypeError(f"{cls.format_name()} is not rebuilt from rows")
+
+
+class Strict(BaseModel):
+    """A nested part of a payload: closed, immutable."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+@dataclass(frozen=True)
+class DecisionRows:
+    """The live rows a decision record was built from, read back for the verifier."""
+
+    prediction: Prediction
+    jobs: Sequence[ExplanationJob] = ()
+    job: ExplanationJob | None = None
+    result: ExplanationResult | None = None
+    feedback: ClinicianFeedback | None = None
+    clinician_name: str = ""
