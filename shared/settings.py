@@ -56,10 +56,6 @@ class Settings(BaseSettings):
         default="",
         description="Commit named by new audit records; empty: the checkout's git HEAD.",
     )
-    build_commit: str = Field(
-        default="",
-        description="Commit named by new audit records; empty: the checkout's git HEAD.",
-    )
 
     @field_validator("case_ref_key")
     @classmethod
