@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared.methods.integrated_gradients import Baseline
+
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 
 
@@ -94,14 +96,23 @@ class Output(_Strict):
 
 
 class Explanations(_Strict):
-    """Default explanation methods and their parameters."""
+    """Default explanation methods and their parameters.
+
+    ``parameters`` maps a method to its parameters' values; each method's parameter model
+    (:mod:`shared.methods`) checks them when the bundle is loaded
+    (:func:`shared.bundles.registry.load_bundle`).
+    """
 
     default_methods: tuple[str, ...] = ()
-    parameters: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    parameters: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="method -> parameter name -> value (see /v1/methods)"
+    )
     gradcam_layer: str | None = Field(
         default=None, description="ONNX node name of the Grad-CAM target layer"
     )
-    baseline: Literal["black", "blur", "mean"] = "black"
+    baseline: Baseline = Field(
+        default="black", description="Integrated Gradients' and SmoothGrad's default baseline"
+    )
     background_file: str | None = Field(
         default=None, description="tabular: .npy of background rows for SHAP, in the bundle"
     )

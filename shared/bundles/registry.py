@@ -7,8 +7,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from shared.bundles.manifest import Manifest
 from shared.errors import FieldError, NotFound
+from shared.methods import manifest_problems
 
 MODEL_FILE = "model.onnx"
 MANIFEST_FILE = "manifest.json"
@@ -74,8 +77,18 @@ def load_bundle(path: Path) -> Bundle:
         raise BundleError(f"{path} needs {MODEL_FILE} and {MANIFEST_FILE}")
     try:
         manifest = Manifest.model_validate(json.loads(manifest_path.read_text()))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc']) or 'manifest'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise BundleError(f"{manifest_path}: {problems}") from None
     except (ValueError, OSError) as exc:
         raise BundleError(f"{manifest_path}: {exc}") from exc
+    refused = manifest_problems(manifest)
+    if refused:
+        problems = "; ".join(f"{p.field}: {p.reason}" for p in refused)
+        raise BundleError(f"{manifest_path}: {problems}")
     if (manifest.name, manifest.version) != (path.parent.name, path.name):
         raise BundleError(f"{manifest_path} names {manifest.name}/{manifest.version}")
     return Bundle(path=path, manifest=manifest, sha256=sha256_file(path / MODEL_FILE))
