@@ -24,17 +24,16 @@ from services.api.audit.schemas import (
     RecordQuery,
     RecordSummary,
 )
-from services.api.core.errors import NotFound
 from services.api.explanations.schemas import ExplanationOut
 from services.api.predictions.schemas import FeedbackOut
 from shared.db.models import AuditRecord, ClinicianFeedback, ExplanationJob, Prediction
+from shared.errors import InvalidInput, NotFound
 from shared.hashing import pseudonymise
-from shared.preprocess.errors import InputError
 
 
 def search(session: Session, query: RecordQuery, *, case_ref_key: bytes) -> RecordPage:
     if query.from_ and query.to and query.from_ >= query.to:
-        raise InputError.field("from", "must be before `to`")
+        raise InvalidInput.field("from", "must be before `to`")
     statement = select(Prediction).options(selectinload(Prediction.jobs))
     if query.from_:
         statement = statement.where(Prediction.created_at >= query.from_)
@@ -85,7 +84,7 @@ def _decode(cursor: str) -> tuple[datetime, uuid.UUID]:
         moment, ident = json.loads(raw)
         return datetime.fromisoformat(moment), uuid.UUID(ident)
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise InputError.field("cursor", "not a cursor this API returned") from None
+        raise InvalidInput.field("cursor", "not a cursor this API returned") from None
 
 
 def full_record(session: Session, prediction_id: uuid.UUID) -> FullRecord:

@@ -10,14 +10,15 @@ import uuid
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.api.core.errors import NotFound, Problem
 from shared.db import jobs, repository
 from shared.db.models import JobStatus, Replay
+from shared.errors import Conflict, NotFound
 from shared.queue import Publisher
 
 
-class NotArchived(Problem):
-    status = 409
+class NotArchived(Conflict):
+    """The explanation has no archived result (yet) to replay."""
+
     title = "Nothing archived to replay"
 
 

@@ -1,6 +1,6 @@
-"""The per-decision report for auditors (issue 5, item 3): one JSON document, or its PDF.
+"""The per-decision report for auditors: one JSON document, or its PDF.
 
-The report is the decision's full record (:func:`services.api.audit_records.full_record`: the
+The report is the decision's full record (:func:`services.api.audit.records.full_record`: the
 prediction, every explanation, clinician feedback, the decision's audit-chain records) with
 what a reader outside the team needs beside it: the model card of the bundle that decided, each
 method and quality figure in plain words, the archived rendering of each explanation, the names

@@ -16,10 +16,11 @@ from services.api.audit import records as audit_records
 from services.api.audit.schemas import CheckpointIn, FullRecord, RecordPage, RecordQuery, VerifyOut
 from services.api.core.auth import AuditorDep
 from services.api.core.deps import AppState, SessionDep, StateDep
-from services.api.core.errors import NotFound, problem_responses
+from services.api.core.errors import problem_responses
 from shared import audit
 from shared.audit.checkpoint import Checkpoint
 from shared.db import repository
+from shared.errors import NotFound
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 _PROBLEMS = problem_responses(401, 403, 422, 503)

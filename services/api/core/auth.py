@@ -21,11 +21,12 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.api.core.deps import StateDep
-from services.api.core.errors import Forbidden, NotFound, Problem, Unauthorized
+from services.api.core.errors import Forbidden, Problem, Unauthorized
 from shared import audit
 from shared.audit.access import MAX_PURPOSE
 from shared.auth.tokens import Principal, authenticate
 from shared.db.models import ExplanationJob, Prediction, Role
+from shared.errors import NotFound
 from shared.hashing import pseudonymise
 
 PURPOSE_HEADER = "X-Audit-Purpose"

@@ -1,8 +1,12 @@
-"""Domain errors of the API and their one mapping to RFC 9457 problem+json responses."""
+"""The one mapping of domain errors (``shared.errors``) to RFC 9457 problem+json responses.
+
+Services raise domain errors and know nothing of HTTP; the handlers below give each kind its
+status. Only authentication and authorisation, which live in the API, raise :class:`Problem`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,11 +15,19 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.api.core.problems import ProblemDetails
+from services.api.core.problems import PROBLEM_REF
 from shared.audit import FeedbackError
-from shared.bundles.registry import UnknownModel
-from shared.preprocess import NotReproducible
-from shared.preprocess.errors import InputError, UnsupportedInput
+from shared.errors import (
+    Conflict,
+    DomainError,
+    FieldError,
+    InvalidInput,
+    NotFound,
+    Unavailable,
+    UnsupportedMedia,
+)
+
+__all__ = ["PROBLEM_JSON", "Forbidden", "NotFound", "Problem", "Unauthorized", "status_of"]
 
 PROBLEM_JSON = "application/problem+json"
 MAX_DETAIL = 2000
@@ -25,15 +37,29 @@ _DESCRIPTIONS = {
     401: "no valid token: send `Authorization: Bearer <token>`",
     403: "the token's role may not do this",
     404: "unknown resource",
+    409: "the resource's state does not allow this",
     413: "body over the size cap",
     415: "not multipart/form-data or application/json, or not PNG/JPEG/DICOM",
     422: "invalid input; `errors` name the fields",
     503: "the record is unavailable: no diagnosis is given without its record; retry",
 }
 
+_STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (InvalidInput, 422),
+    (UnsupportedMedia, 415),
+    (NotFound, 404),
+    (Conflict, 409),
+    (Unavailable, 503),
+)
+
+
+def status_of(error: DomainError) -> int:
+    """The HTTP status of a domain error: by its kind (400 for a kind not listed)."""
+    return next((status for kind, status in _STATUS if isinstance(error, kind)), 400)
+
 
 class Problem(Exception):
-    """An error with an HTTP status; ``errors`` name the offending fields."""
+    """An error of the HTTP layer itself (authentication, authorisation) with its status."""
 
     status = 400
     title = "Bad request"
@@ -42,18 +68,13 @@ class Problem(Exception):
         self,
         detail: str,
         *,
-        errors: list[dict[str, Any]] | None = None,
+        errors: Sequence[FieldError] = (),
         headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
-        self.errors = errors or []
+        self.errors = list(errors)
         self.headers = headers
-
-
-class NotFound(Problem):
-    status = 404
-    title = "Not found"
 
 
 class Unauthorized(Problem):
@@ -67,17 +88,21 @@ class Forbidden(Problem):
 
 
 def problem_body(
-    status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None
+    status: int, title: str, detail: str, errors: Sequence[FieldError] = ()
 ) -> dict[str, Any]:
     """The problem+json body; user input echoed in it is clipped, so it stays small."""
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     body["detail"] = _clip(detail, MAX_DETAIL)
     if errors:
-        body["errors"] = [{k: _clip(str(v), MAX_REASON) for k, v in e.items()} for e in errors]
+        body["errors"] = [
+            {"field": _clip(e["field"], MAX_REASON), "reason": _clip(e["reason"], MAX_REASON)}
+            for e in errors
+        ]
     return body
 
 
 def _clip(text: str, limit: int) -> str:
+    text = str(text)
     return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
@@ -85,7 +110,7 @@ def problem_response(
     status: int,
     title: str,
     detail: str,
-    errors: list[dict[str, Any]] | None = None,
+    errors: Sequence[FieldError] = (),
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body = problem_body(status, title, detail, errors)
@@ -95,64 +120,28 @@ def problem_response(
 def problem_responses(
     *codes: int, descriptions: Mapping[int, str] | None = None
 ) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` of a route: each code as problem+json with the ProblemDetails schema
-    (``descriptions`` override the default text per code)."""
-    schema = _inline(ProblemDetails.model_json_schema(mode="serialization"))
+    """OpenAPI ``responses`` of a route: each code as problem+json referring to the one
+    ``ProblemDetails`` component (``descriptions`` override the default text per code)."""
     texts = {**_DESCRIPTIONS, **(descriptions or {})}
     return {
-        code: {
-            "description": texts[code],
-            "content": {PROBLEM_JSON: {"schema": schema}},
-        }
+        code: {"description": texts[code], "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}}}
         for code in codes
     }
 
 
-def _inline(schema: dict[str, Any]) -> dict[str, Any]:
-    """Resolve pydantic's local ``$defs`` so the schema stands alone inside an OpenAPI document."""
-    definitions = schema.pop("$defs", {})
-
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
-            return {key: resolve(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [resolve(value) for value in node]
-        return node
-
-    resolved: dict[str, Any] = resolve(schema)
-    return resolved
-
-
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return problem_response(status_of(exc), exc.title, exc.detail, exc.errors)
+
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc.status, exc.title, exc.detail, exc.errors, exc.headers)
 
-    @app.exception_handler(InputError)
-    async def _input(_: Request, exc: InputError) -> JSONResponse:
-        return problem_response(422, "Invalid input", exc.detail, exc.errors)
-
     @app.exception_handler(FeedbackError)
     async def _feedback(_: Request, exc: FeedbackError) -> JSONResponse:
-        return problem_response(
-            422, "Invalid input", str(exc), [{"field": exc.field, "reason": str(exc)}]
-        )
-
-    @app.exception_handler(UnsupportedInput)
-    async def _media(_: Request, exc: UnsupportedInput) -> JSONResponse:
-        return problem_response(415, "Unsupported media type", str(exc))
-
-    @app.exception_handler(UnknownModel)
-    async def _unknown_model(_: Request, exc: UnknownModel) -> JSONResponse:
-        return problem_response(
-            404, "Unknown model", str(exc), [{"field": "model", "reason": str(exc)}]
-        )
-
-    @app.exception_handler(NotReproducible)
-    async def _not_reproducible(_: Request, exc: NotReproducible) -> JSONResponse:
-        return problem_response(409, "Input no longer reproducible", str(exc))
+        field = FieldError(field=exc.field, reason=str(exc))
+        return problem_response(422, InvalidInput.title, str(exc), [field])
 
     @app.exception_handler(OperationalError)
     async def _database_down(_: Request, exc: DBAPIError) -> JSONResponse:
@@ -162,21 +151,20 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        invalid = InputError.of(
+        invalid = InvalidInput.of(
             [
-                {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "reason": e["msg"]}
+                FieldError(field=".".join(str(p) for p in e["loc"] if p != "body"), reason=e["msg"])
                 for e in exc.errors()
             ]
         )
-        return problem_response(422, "Invalid input", invalid.detail, invalid.errors)
+        return problem_response(422, invalid.title, invalid.detail, invalid.errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400:  # the framework could not parse the body (e.g. not UTF-8)
             reason = "not parseable as the declared content type"
-            return problem_response(
-                422, "Invalid input", f"body: {reason}", [{"field": "body", "reason": reason}]
-            )
+            field = FieldError(field="body", reason=reason)
+            return problem_response(422, InvalidInput.title, f"body: {reason}", [field])
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Bad request")
         return problem_response(exc.status_code, title, str(exc.detail), headers=exc.headers)
 

@@ -8,11 +8,11 @@ import io
 import numpy as np
 from sqlalchemy.orm import Session
 
-from services.api.core.errors import NotFound
 from shared.bundles.manifest import ImageInput
 from shared.bundles.registry import Bundle, Registry, UnknownModel
 from shared.db import repository
 from shared.db.models import ExplanationJob, ExplanationResult, Prediction
+from shared.errors import NotFound
 from shared.preprocess import reproduce_tensor
 from shared.rendering import HeatmapOptions, render_heatmap
 

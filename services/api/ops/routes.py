@@ -8,9 +8,10 @@ from fastapi.concurrency import run_in_threadpool
 from services.api.audit.schemas import CheckpointOut
 from services.api.core.auth import OpsDep
 from services.api.core.deps import AppState, SessionDep, StateDep
-from services.api.core.errors import Problem, problem_responses
+from services.api.core.errors import problem_responses
 from services.api.ops.service import OpsStatus, ops_status
 from shared import audit
+from shared.errors import Conflict
 
 router = APIRouter(prefix="/v1/ops", tags=["operations"])
 
@@ -50,6 +51,7 @@ def _checkpoint(state: AppState) -> CheckpointOut:
     return CheckpointOut(**checkpoint.to_json())
 
 
-class ChainBroken(Problem):
-    status = 409
+class ChainBroken(Conflict):
+    """The chain does not verify up to a checkpoint: none is written."""
+
     title = "Chain does not verify"

@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from services.api.core.errors import NotFound
+from shared.errors import NotFound
 
 WEB = Path(__file__).resolve().parent / "web"
 STATIC = WEB / "static"
