@@ -13,6 +13,7 @@ from services.api.audit import routes as audit
 from services.api.core.deps import AppState
 from services.api.core.errors import install_error_handlers
 from services.api.core.limits import BodySizeLimit
+from services.api.core.openapi import install_components, operation_id
 from services.api.core.runtime import ModelRuntime
 from services.api.explanations import routes as explanations
 from services.api.models import routes as models
@@ -57,8 +58,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Diagnosis at once, the explanation of that exact decision seconds later, "
         "and a tamper-evident archive.",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
+    install_components(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     for router in (
         predictions.router,
