@@ -13,6 +13,7 @@ from services.api.audit import reports
 from services.api.core.auth import AuditorDep
 from services.api.core.deps import SessionDep, StateDep
 from services.api.core.errors import problem_responses
+from services.api.core.openapi import file_response
 
 router = APIRouter(prefix="/v1/audit/records", tags=["audit"])
 _PROBLEMS = problem_responses(
@@ -73,7 +74,7 @@ def get_report_json(
 @router.get(
     "/{prediction_id}/report.pdf",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}, **_PROBLEMS},
+    responses={**file_response("application/pdf", "the report (PDF)"), **_PROBLEMS},
 )
 def get_report_pdf(
     prediction_id: uuid.UUID, session: SessionDep, state: StateDep, _: AuditorDep

@@ -38,3 +38,9 @@ def install_components(app: FastAPI) -> None:
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def file_response(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` entry of a route answering 200 with bytes of ``media_type``."""
+    schema = {"type": "string", "format": "binary"}
+    return {200: {"description": description, "content": {media_type: {"schema": schema}}}}

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from services.api.core.auth import CaseReaderDep, visible_job
 from services.api.core.deps import SessionDep, StateDep
 from services.api.core.errors import problem_responses
+from services.api.core.openapi import file_response
 from services.api.explanations import service as explanations
 from services.api.explanations.schemas import ExplanationOut, HeatmapQuery
 from shared.auth.tokens import Principal
@@ -29,7 +30,7 @@ _ARCHIVED = problem_responses(
     503,
     descriptions={404: "unknown explanation, not yours, or nothing of this kind archived yet"},
 )
-_PNG = {200: {"content": {"image/png": {}}}, **_ARCHIVED}
+_PNG = {**file_response("image/png", "the rendering (PNG)"), **_ARCHIVED}
 
 
 def _job(session: Session, job_id: uuid.UUID, principal: Principal) -> ExplanationJob:
@@ -73,7 +74,7 @@ def get_waterfall(job_id: uuid.UUID, session: SessionDep, principal: CaseReaderD
 @router.get(
     "/{job_id}/attributions",
     response_class=Response,
-    responses={200: {"content": {"application/x-npy": {}}}, **_ARCHIVED},
+    responses={**file_response("application/x-npy", "the attributions (.npy)"), **_ARCHIVED},
 )
 def get_attributions(job_id: uuid.UUID, session: SessionDep, principal: CaseReaderDep) -> Response:
     """The raw attribution array as a NumPy ``.npy`` file; its SHA-256 is the ETag."""

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 from services.api.core.auth import ArchiveReaderDep, ModelReaderDep
 from services.api.core.deps import SessionDep, StateDep
 from services.api.core.errors import problem_responses
+from services.api.core.openapi import file_response
 from services.api.models.schemas import ModelOut
 from services.api.models.summary import model_summary_png
 from shared.methods import supported_methods
@@ -36,7 +37,7 @@ def list_models(state: StateDep, _: ModelReaderDep) -> list[ModelOut]:
     "/{name}/{version}/summary.png",
     response_class=Response,
     responses={
-        200: {"content": {"image/png": {}}},
+        **file_response("image/png", "the summary plot (PNG)"),
         **problem_responses(
             401,
             403,
