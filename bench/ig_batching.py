@@ -143,9 +143,12 @@ def main() -> None:
 
     import torch
 
-    from services.worker.explainers.integrated_gradients import DEFAULTS, INTERNAL_BATCH_SIZE
+    from shared.methods.integrated_gradients import (
+        INTERNAL_BATCH_SIZE,
+        IntegratedGradientsParameters,
+    )
 
-    n_steps = args.n_steps or DEFAULTS["n_steps"]
+    n_steps = args.n_steps or IntegratedGradientsParameters().n_steps
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.probe is not None:

@@ -3,7 +3,8 @@
 The steps the explain service takes the first time and replay takes again for an auditor: load
 the bundle by name, version *and* sha256, re-derive the model input (checked against the
 recorded tensor hash), check the torch twin against the served ONNX model, run the job's
-explainer with the job's parameters, target and seed.
+explainer with the job's parameters (validated by the method's parameter model), target and
+seed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 from services.worker.context import WorkerContext
 from services.worker.explainers import Attribution, ExplainerError, LoadedModel, get_explainer
 from shared.db.models import ExplanationJob, Prediction
+from shared.methods import METHODS, ParameterError
 from shared.preprocess import reproduce_tensor
 from shared.versions import package_versions
 
@@ -57,10 +59,14 @@ def compute(
     explainer = get_explainer(job.method)
     if not explainer.supports(model.manifest):
         raise ExplainerError(f"{job.method} does not support {prediction.model_name}")
+    try:
+        parameters = METHODS[job.method].resolve(model.manifest, job.parameters)
+    except ParameterError as exc:
+        raise ExplainerError(str(exc)) from None
     parity = check_parity(model, x, tolerance=context.settings.parity_tolerance)
     started = time.perf_counter()
     attribution = explainer.explain(
-        model=model, x=x, target=job.target, parameters=dict(job.parameters), seed=job.seed
+        model=model, x=x, target=job.target, parameters=parameters, seed=job.seed
     )
     compute_ms = (time.perf_counter() - started) * 1000
     if attribution.model_sha256 != prediction.model_sha256:

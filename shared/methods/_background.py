@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 from pydantic import Field
 
-from shared.methods.spec import MethodParameters
+from shared.methods.spec import MethodParameters, ParameterProblem
+
+if TYPE_CHECKING:
+    from shared.bundles.manifest import Manifest
 
 MAX_BACKGROUND = 100_000
 
@@ -27,3 +30,14 @@ class LinkedParameters(BackgroundParameters):
         description="identity explains the served score; logit its log-odds (probability "
         "models only)",
     )
+
+
+def logit_needs_probabilities(
+    parameters: MethodParameters, manifest: Manifest
+) -> list[ParameterProblem]:
+    if (
+        cast(LinkedParameters, parameters).link == "logit"
+        and manifest.output.kind != "probabilities"
+    ):
+        return [ParameterProblem("link", "logit needs a model that serves probabilities")]
+    return []

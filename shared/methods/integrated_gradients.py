@@ -43,7 +43,6 @@ class IntegratedGradientsParameters(PathParameters):
     max_relative_delta: float = Field(
         0.05,
         ge=0,
-        le=1,
         description="n_steps doubles until the completeness gap is at most this share of the "
         "score change",
     )

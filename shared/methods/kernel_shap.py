@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shared.methods._background import LinkedParameters
+from shared.methods._background import LinkedParameters, logit_needs_probabilities
 from shared.methods.quality import SAMPLED_SHAP_FIGURES
 from shared.methods.spec import MethodSpec, tabular
 
@@ -31,4 +31,5 @@ SPEC = MethodSpec(
     parameters=KernelShapParameters,
     supports=tabular,
     quality=SAMPLED_SHAP_FIGURES,
+    bundle_check=logit_needs_probabilities,
 )

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, cast
 
 from pydantic import Field
 
-from shared.methods._background import LinkedParameters
+from shared.methods._background import LinkedParameters, logit_needs_probabilities
 from shared.methods.quality import SAMPLED_SHAP_FIGURES
 from shared.methods.spec import MethodParameters, MethodSpec, ParameterProblem, tabular
 
@@ -33,10 +33,11 @@ def one_walk(manifest: Manifest) -> int:
 
 
 def _at_least_one_walk(parameters: MethodParameters, manifest: Manifest) -> list[ParameterProblem]:
+    problems = logit_needs_probabilities(parameters, manifest)
     max_evals = cast(PermutationShapParameters, parameters).max_evals
     if max_evals is not None and max_evals < one_walk(manifest):
-        return [ParameterProblem("max_evals", f"must be ≥ {one_walk(manifest)} (one walk)")]
-    return []
+        problems.append(ParameterProblem("max_evals", f"must be ≥ {one_walk(manifest)} (one walk)"))
+    return problems
 
 
 SPEC = MethodSpec(

@@ -26,6 +26,7 @@ from services.worker.demo.chest_xray import MarkerPolicy, generate, marker_regio
 from services.worker.explainers import LoadedModel, get_explainer
 from services.worker.twin import load_twin
 from shared.bundles.registry import Registry
+from shared.methods import METHODS
 from shared.preprocess.image import prepare_image
 
 pytestmark = pytest.mark.slow
@@ -52,12 +53,14 @@ def marker_shares(bundles: Path, version: str, method: str, pngs: list[bytes]) -
         bundle=bundle, session=ort.InferenceSession(model_bytes), twin=load_twin(model_bytes)
     )
     explainer = get_explainer(method)
-    parameters = bundle.manifest.explanations.parameters.get(method, {})
+    parameters = METHODS[method].resolve(
+        model.manifest, bundle.manifest.explanations.parameters.get(method)
+    )
     shares = []
     for png in pngs:  # through the API's own preprocessing, as served
         x = prepare_image(png, bundle.manifest.input, max_pixels=10**7).tensor  # type: ignore[arg-type]
         values = explainer.explain(
-            model=model, x=x, target=1, parameters=dict(parameters), seed=0
+            model=model, x=x, target=1, parameters=parameters, seed=0
         ).values[0]
         positive = np.clip(values, 0, None)
         shares.append(positive[ROWS, COLS].sum() / positive.sum())

@@ -1,4 +1,4 @@
-"""What the gradient explainers share: input checks, parameter merging and the result.
+"""What the gradient explainers share: input checks and the result.
 
 They all differentiate the torch twin of the served model (:mod:`services.worker.twin`) with
 respect to one normalised image ``x`` of shape ``[1, C, H, W]`` and explain the twin's
@@ -7,8 +7,7 @@ output column ``target`` (the logit for logit models).
 
 from __future__ import annotations
 
-import math
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -19,6 +18,7 @@ from services.worker.explainers.base import (
     LoadedModel,
 )
 from shared.bundles.manifest import ImageInput
+from shared.methods import MethodParameters
 from shared.versions import package_versions
 
 if TYPE_CHECKING:
@@ -62,34 +62,6 @@ def takes_batches(twin: torch.nn.Module, inputs: torch.Tensor) -> bool:
     return True
 
 
-def merge_parameters(
-    method: str, given: dict[str, Any], defaults: dict[str, Any]
-) -> dict[str, Any]:
-    """``defaults`` updated by ``given``, each value coerced to its default's type.
-
-    Unknown names are refused, so a misspelt parameter cannot be silently ignored.
-    """
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        raise ExplainerError(f"{method} has no parameter {', '.join(unknown)}")
-    merged = dict(defaults)
-    for key, value in given.items():
-        expected = type(defaults[key])
-        if expected is bool and not isinstance(value, bool):
-            raise ExplainerError(f"{method}: {key} must be true or false, not {value!r}")
-        if expected is int and isinstance(value, float) and not value.is_integer():
-            raise ExplainerError(f"{method}: {key} must be an integer, not {value!r}")
-        try:
-            merged[key] = expected(value)
-        except (TypeError, ValueError, OverflowError):
-            raise ExplainerError(
-                f"{method}: {key}={value!r} is not a {expected.__name__}"
-            ) from None
-        if expected is float and not math.isfinite(merged[key]):
-            raise ExplainerError(f"{method}: {key} must be a finite number, not {value!r}")
-    return merged
-
-
 def require(condition: bool, message: str) -> None:
     if not condition:
         raise ExplainerError(message)
@@ -105,7 +77,7 @@ def attribution(
     model: LoadedModel,
     values: torch.Tensor,
     target: int,
-    parameters: dict[str, Any],
+    parameters: MethodParameters,
     seed: int,
     baseline: np.ndarray | None = None,
     quality: dict[str, float] | None = None,
@@ -115,7 +87,7 @@ def attribution(
         method=method,
         values=values.detach()[0].cpu().numpy().astype(np.float32),
         target=target,
-        parameters=parameters,
+        parameters=parameters.recorded(),
         model_sha256=model.bundle.sha256,
         seed=seed,
         baseline=baseline,

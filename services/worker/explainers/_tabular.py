@@ -1,26 +1,17 @@
-"""What the tabular SHAP explainers share: parameters, background rows, seeds and links."""
+"""What the tabular SHAP explainers share: background rows, seeds and links."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import numpy as np
 
 from services.worker.explainers.base import Attribution, ExplainerError, LoadedModel
+from shared.methods import MethodParameters
 from shared.versions import package_versions
 
-LINKS = ("identity", "logit")
 _EPS32 = float(np.finfo(np.float32).epsneg)  # the gap below 1.0 in float32
-
-
-def effective_parameters(defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
-    """``defaults`` overridden by ``given``; unknown names are refused."""
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        raise ExplainerError(f"unknown parameters {unknown}; known: {sorted(defaults)}")
-    return {**defaults, **given}
 
 
 def checked_row(model: LoadedModel, x: np.ndarray, target: int) -> np.ndarray:
@@ -42,8 +33,6 @@ def background_rows(model: LoadedModel, *, max_rows: int | None, seed: int) -> n
     name = model.manifest.explanations.background_file
     if name is None:
         raise ExplainerError(f"{model.manifest.name} has no background_file for SHAP")
-    if max_rows is not None and (not isinstance(max_rows, int) or max_rows < 1):
-        raise ExplainerError(f"max_background must be a positive integer or null, not {max_rows!r}")
     try:
         rows = np.load(model.bundle.file(name), allow_pickle=False)
     except (OSError, ValueError) as exc:
@@ -67,10 +56,6 @@ def score_function(
     resolution below 1), so a served 1.0 becomes the largest float32 below 1 and its logit
     stays finite.
     """
-    if link not in LINKS:
-        raise ExplainerError(f"link must be one of {LINKS}, not {link!r}")
-    if link == "logit" and model.manifest.output.kind != "probabilities":
-        raise ExplainerError("the logit link needs a model that serves probabilities")
 
     def scores(rows: np.ndarray) -> np.ndarray:
         result = model.scores(np.asarray(rows, dtype=np.float32))[:, target]
@@ -116,7 +101,7 @@ def sampled_shap_attribution(
     expected: float,
     explained: float,
     target: int,
-    parameters: dict[str, Any],
+    parameters: MethodParameters,
     seed: int,
     background_rows: int,
 ) -> Attribution:
@@ -125,7 +110,7 @@ def sampled_shap_attribution(
         method=method,
         values=values,
         target=target,
-        parameters=parameters,
+        parameters=parameters.recorded(),
         model_sha256=model.bundle.sha256,
         seed=seed,
         baseline=expected,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 
 from shared.bundles.manifest import Manifest
-from shared.methods import METHODS
+from shared.methods import METHODS, MethodParameters
 
 if TYPE_CHECKING:  # heavy imports stay out of module import time
     import onnxruntime
@@ -54,6 +54,8 @@ class Attribution:
     ``[n_features]`` for tabular models). ``baseline`` is the reference the attributions
     are measured from: the baseline input for path methods, the expected value for SHAP.
     ``quality`` holds figures such as ``completeness_delta`` or ``additivity_error``.
+    ``parameters`` are the parameters as used and archived (JSON values; a path method's
+    ``n_steps`` after any doubling, SmoothGrad's noise level in input units).
     """
 
     method: str
@@ -76,7 +78,13 @@ class CatalogueExplainer:
         return METHODS[self.name].supports(manifest)
 
 
-class Explainer(Protocol):
+P = TypeVar("P", bound=MethodParameters, contravariant=True)
+
+
+class Explainer(Protocol[P]):
+    """An explainer of one method; it takes that method's validated parameter model
+    (:attr:`shared.methods.MethodSpec.parameters`, resolved with ``MethodSpec.resolve``)."""
+
     name: ClassVar[str]
 
     def supports(self, manifest: Manifest) -> bool: ...
@@ -87,7 +95,7 @@ class Explainer(Protocol):
         model: LoadedModel,
         x: np.ndarray,
         target: int,
-        parameters: dict[str, Any],
+        parameters: P,
         seed: int,
     ) -> Attribution:
         """Explain the score of class ``target`` for the single input ``x`` (``[1, ...]``)."""

@@ -5,26 +5,17 @@ For the layer's activations ``A`` (``[1, K, h, w]``) and the score ``y``:
 ``L = ReLU(sum_k a_k A_k)`` with ``a_k`` the spatial mean of ``dy/dA_k``. The ``[h, w]`` map is
 upsampled to the input's ``H x W`` and, so that every explainer returns the input's shape,
 repeated over the input's ``C`` channels (``[C, H, W]``, identical planes; ``[1, H, W]`` for
-grayscale). The layer is addressed by its ONNX node name (manifest ``gradcam_layer``).
+grayscale). The layer is addressed by its ONNX node name (parameter ``layer``, by default the
+manifest's ``gradcam_layer``).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from services.worker.explainers._gradients import (
-    GradientExplainer,
-    attribution,
-    merge_parameters,
-    prepare,
-    require,
-)
+from services.worker.explainers._gradients import GradientExplainer, attribution, prepare
 from services.worker.explainers.base import Attribution, ExplainerError, LoadedModel
-
-# "bicubic" is left out on purpose: it overshoots, so a ReLU'd map could turn negative.
-UPSAMPLING = ("bilinear", "nearest")
+from shared.methods.gradcam import GradCamParameters
 
 
 class GradCamExplainer(GradientExplainer):
@@ -36,28 +27,21 @@ class GradCamExplainer(GradientExplainer):
         model: LoadedModel,
         x: np.ndarray,
         target: int,
-        parameters: dict[str, Any],
+        parameters: GradCamParameters,
         seed: int,
     ) -> Attribution:
         from captum.attr import LayerAttribution, LayerGradCam
 
         from services.worker.twin import find_layer
 
+        p = parameters
         twin, inputs = prepare(model, x, target)
-        defaults = {
-            "layer": model.manifest.explanations.gradcam_layer or "",
-            "relu_attributions": True,
-            "upsampling": "bilinear",
-        }
-        p = merge_parameters(self.name, parameters, defaults)
-        require(bool(p["layer"]), "gradcam needs a layer (manifest gradcam_layer)")
-        require(p["upsampling"] in UPSAMPLING, f"gradcam has no upsampling {p['upsampling']!r}")
-        cam = LayerGradCam(twin, find_layer(twin, p["layer"])).attribute(
-            inputs, target=target, relu_attributions=p["relu_attributions"]
+        cam = LayerGradCam(twin, find_layer(twin, p.layer)).attribute(
+            inputs, target=target, relu_attributions=p.relu_attributions
         )
         if cam.dim() != 4:
-            raise ExplainerError(f"layer {p['layer']!r} has no [N, C, h, w] output")
-        upsampled = LayerAttribution.interpolate(cam, tuple(inputs.shape[2:]), p["upsampling"])
+            raise ExplainerError(f"layer {p.layer!r} has no [N, C, h, w] output")
+        upsampled = LayerAttribution.interpolate(cam, tuple(inputs.shape[2:]), p.upsampling)
         return attribution(
             method=self.name,
             model=model,

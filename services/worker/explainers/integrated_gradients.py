@@ -9,48 +9,25 @@ convergence delta) is reported, and ``n_steps`` doubles until the gap relative t
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 
 from services.worker.explainers._gradients import (
     GradientExplainer,
     attribution,
-    merge_parameters,
     prepare,
-    require,
     takes_batches,
 )
 from services.worker.explainers.base import Attribution, LoadedModel
 from shared.bundles.manifest import ImageInput
+from shared.methods.integrated_gradients import IntegratedGradientsParameters
 
-# Steps per forward/backward pass (bench/ig_batching.py --threads 1, 1x128x128 demo CNN): all
-# 32 steps in one batch was the slowest, 1.2-1.4x slower than chunks of 8 with 2-3x the extra
-# peak memory; 8, 10 and 12 were within noise, and 8 divides every n_steps from 32 to 256.
-INTERNAL_BATCH_SIZE = 8
-DEFAULTS: dict[str, Any] = {
-    "n_steps": 32,
-    "method": "gausslegendre",
-    "internal_batch_size": INTERNAL_BATCH_SIZE,
-    "max_relative_delta": 0.05,
-    "max_steps": 256,
-}
-QUADRATURES = (
-    "gausslegendre",
-    "riemann_trapezoid",
-    "riemann_left",
-    "riemann_right",
-    "riemann_middle",
-)
 # The "blur" baseline: a Gaussian of this fraction of the image side (Sturmfels et al. 2020,
 # "Visualizing the Impact of Feature Attribution Baselines", Distill).
 BLUR_SIGMA_FRACTION = 0.1
 # Below this |F(x) - F(x')| the relative completeness gap is undefined and not reported.
 MIN_SCORE_DIFFERENCE = 1e-6
-
-
-BASELINES = ("black", "blur", "mean")
-MAX_STEPS = 1024  # a bundle asking for more is refused: 10**9 steps would hang the worker
 
 
 def baseline_for(kind: str, spec: ImageInput, x: np.ndarray) -> np.ndarray:
@@ -72,17 +49,6 @@ def baseline_for(kind: str, spec: ImageInput, x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(baseline, dtype=np.float32)
 
 
-def check_path_parameters(p: dict[str, Any]) -> None:
-    """Refuse impossible ``n_steps``, ``internal_batch_size``, ``method`` or ``baseline``."""
-    require(p["n_steps"] >= 1 and p["internal_batch_size"] >= 1, "steps must be positive")
-    require(
-        p["n_steps"] <= MAX_STEPS and p["internal_batch_size"] <= MAX_STEPS,
-        f"n_steps and internal_batch_size are at most {MAX_STEPS}",
-    )
-    require(p["method"] in QUADRATURES, f"no integration method {p['method']!r}")
-    require(p["baseline"] in BASELINES, f"no baseline {p['baseline']!r}")
-
-
 class IntegratedGradientsExplainer(GradientExplainer):
     name = "integrated_gradients"
 
@@ -92,22 +58,20 @@ class IntegratedGradientsExplainer(GradientExplainer):
         model: LoadedModel,
         x: np.ndarray,
         target: int,
-        parameters: dict[str, Any],
+        parameters: IntegratedGradientsParameters,
         seed: int,
     ) -> Attribution:
         import torch
         from captum.attr import IntegratedGradients
 
         twin, inputs = prepare(model, x, target)
-        defaults = {**DEFAULTS, "baseline": model.manifest.explanations.baseline}
-        p = merge_parameters(self.name, parameters, defaults)
-        check_path_parameters(p)
-        baseline = baseline_for(p["baseline"], cast(ImageInput, model.manifest.input), x)
+        p = parameters
+        baseline = baseline_for(p.baseline, cast(ImageInput, model.manifest.input), x)
         baselines = torch.as_tensor(baseline, device=model.device)
         with torch.no_grad():
             score, baseline_score = (float(twin(z)[0, target]) for z in (inputs, baselines))
         if not takes_batches(twin, inputs):
-            p["internal_batch_size"] = 1
+            p = p.model_copy(update={"internal_batch_size": 1})
         difference = abs(score - baseline_score)
         ig = IntegratedGradients(twin)
         while True:
@@ -115,9 +79,9 @@ class IntegratedGradientsExplainer(GradientExplainer):
                 inputs,
                 baselines=baselines,
                 target=target,
-                n_steps=p["n_steps"],
-                method=p["method"],
-                internal_batch_size=p["internal_batch_size"],
+                n_steps=p.n_steps,
+                method=p.method,
+                internal_batch_size=p.internal_batch_size,
                 return_convergence_delta=True,
             )
             quality = {
@@ -129,11 +93,11 @@ class IntegratedGradientsExplainer(GradientExplainer):
                 break
             quality["completeness_delta_relative"] = quality["completeness_delta"] / difference
             if (
-                quality["completeness_delta_relative"] <= p["max_relative_delta"]
-                or p["n_steps"] >= p["max_steps"]
+                quality["completeness_delta_relative"] <= p.max_relative_delta
+                or p.n_steps >= p.max_steps
             ):
                 break
-            p["n_steps"] = min(2 * p["n_steps"], p["max_steps"])
+            p = p.model_copy(update={"n_steps": min(2 * p.n_steps, p.max_steps)})
         return attribution(
             method=self.name,
             model=model,

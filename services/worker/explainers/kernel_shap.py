@@ -19,27 +19,20 @@ largest value; 500 coalitions gave ~5 %, 8192 ~1 % at four times the cost.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
 from services.worker.explainers._tabular import (
     background_rows,
     checked_row,
-    effective_parameters,
     explained_score,
     numpy_global_seed,
     sampled_shap_attribution,
     score_function,
 )
-from services.worker.explainers.base import (
-    Attribution,
-    CatalogueExplainer,
-    ExplainerError,
-    LoadedModel,
-)
-
-DEFAULTS: dict[str, Any] = {"nsamples": 2048, "max_background": 50, "link": "identity"}
+from services.worker.explainers.base import Attribution, CatalogueExplainer, LoadedModel
+from shared.methods.kernel_shap import KernelShapParameters
 
 
 class KernelShapExplainer(CatalogueExplainer):
@@ -51,22 +44,19 @@ class KernelShapExplainer(CatalogueExplainer):
         model: LoadedModel,
         x: np.ndarray,
         target: int,
-        parameters: dict[str, Any],
+        parameters: KernelShapParameters,
         seed: int,
     ) -> Attribution:
         """Kernel SHAP values ``[n_features]`` of class ``target`` for the row ``x [1, n]``."""
         import shap
 
-        params = effective_parameters(DEFAULTS, parameters)
-        nsamples = params["nsamples"]
-        if not isinstance(nsamples, int) or nsamples < 1:
-            raise ExplainerError(f"nsamples must be a positive integer, not {nsamples!r}")
+        p = parameters
         x = checked_row(model, x, target)
-        background = background_rows(model, max_rows=params["max_background"], seed=seed)
-        scores = score_function(model, target=target, link=params["link"])
+        background = background_rows(model, max_rows=p.max_background, seed=seed)
+        scores = score_function(model, target=target, link=p.link)
         with numpy_global_seed(seed):
-            explainer = shap.KernelExplainer(scores, background, link=params["link"])
-            raw = explainer.shap_values(x, nsamples=nsamples, l1_reg=False, silent=True)
+            explainer = shap.KernelExplainer(scores, background, link=p.link)
+            raw = explainer.shap_values(x, nsamples=p.nsamples, l1_reg=False, silent=True)
         values = np.asarray(raw, dtype=np.float64).reshape(-1)
         expected = float(np.ravel(explainer.expected_value)[0])
         return sampled_shap_attribution(
@@ -74,9 +64,9 @@ class KernelShapExplainer(CatalogueExplainer):
             model=model,
             values=values,
             expected=expected,
-            explained=explained_score(scores, x, params["link"]),
+            explained=explained_score(scores, x, p.link),
             target=target,
-            parameters=params,
+            parameters=p,
             seed=seed,
             background_rows=len(background),
         )

@@ -16,28 +16,20 @@ error against exact interventional TreeSHAP (log-odds, same rows) was ~6 % of th
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
 from services.worker.explainers._tabular import (
     background_rows,
     checked_row,
-    effective_parameters,
     explained_score,
     numpy_global_seed,
     sampled_shap_attribution,
     score_function,
 )
-from services.worker.explainers.base import (
-    Attribution,
-    CatalogueExplainer,
-    ExplainerError,
-    LoadedModel,
-)
-
-DEFAULTS: dict[str, Any] = {"max_evals": None, "max_background": 50, "link": "identity"}
-DEFAULT_WALKS = 10
+from services.worker.explainers.base import Attribution, CatalogueExplainer, LoadedModel
+from shared.methods.permutation_shap import DEFAULT_WALKS, PermutationShapParameters, one_walk
 
 
 class PermutationShapExplainer(CatalogueExplainer):
@@ -49,28 +41,24 @@ class PermutationShapExplainer(CatalogueExplainer):
         model: LoadedModel,
         x: np.ndarray,
         target: int,
-        parameters: dict[str, Any],
+        parameters: PermutationShapParameters,
         seed: int,
     ) -> Attribution:
         """Permutation SHAP values ``[n_features]`` of class ``target`` for the row ``x [1, n]``."""
         import shap
 
-        params = effective_parameters(DEFAULTS, parameters)
+        p = parameters
         x = checked_row(model, x, target)
-        n_features = x.shape[1]
-        one_walk = 2 * n_features + 1
-        if params["max_evals"] is None:
-            params["max_evals"] = DEFAULT_WALKS * one_walk
-        max_evals = params["max_evals"]
-        if not isinstance(max_evals, int) or max_evals < one_walk:
-            raise ExplainerError(f"max_evals must be an integer of at least {one_walk} (one walk)")
-        background = background_rows(model, max_rows=params["max_background"], seed=seed)
-        scores = score_function(model, target=target, link=params["link"])
-        link = shap.links.logit if params["link"] == "logit" else shap.links.identity
+        if p.max_evals is None:
+            p = p.model_copy(update={"max_evals": DEFAULT_WALKS * one_walk(model.manifest)})
+        assert p.max_evals is not None
+        background = background_rows(model, max_rows=p.max_background, seed=seed)
+        scores = score_function(model, target=target, link=p.link)
+        link = shap.links.logit if p.link == "logit" else shap.links.identity
         masker = shap.maskers.Independent(background, max_samples=len(background))
         with numpy_global_seed(seed):
             explainer = shap.PermutationExplainer(scores, masker, link=link, seed=seed % 2**32)
-            result = explainer(x, max_evals=max_evals, silent=True)
+            result = explainer(x, max_evals=p.max_evals, silent=True)
         values = np.asarray(result.values, dtype=np.float64).reshape(-1)
         expected = float(np.ravel(result.base_values)[0])
         return sampled_shap_attribution(
@@ -78,9 +66,9 @@ class PermutationShapExplainer(CatalogueExplainer):
             model=model,
             values=values,
             expected=expected,
-            explained=explained_score(scores, x, params["link"]),
+            explained=explained_score(scores, x, p.link),
             target=target,
-            parameters=params,
+            parameters=p,
             seed=seed,
             background_rows=len(background),
         )

@@ -8,19 +8,11 @@ normalised input; ``abs=False`` keeps the sign.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from services.worker.explainers._gradients import (
-    GradientExplainer,
-    attribution,
-    merge_parameters,
-    prepare,
-)
+from services.worker.explainers._gradients import GradientExplainer, attribution, prepare
 from services.worker.explainers.base import Attribution, LoadedModel
-
-DEFAULTS: dict[str, Any] = {"abs": True}
+from shared.methods.saliency import SaliencyParameters
 
 
 class SaliencyExplainer(GradientExplainer):
@@ -32,14 +24,18 @@ class SaliencyExplainer(GradientExplainer):
         model: LoadedModel,
         x: np.ndarray,
         target: int,
-        parameters: dict[str, Any],
+        parameters: SaliencyParameters,
         seed: int,
     ) -> Attribution:
         from captum.attr import Saliency
 
         twin, inputs = prepare(model, x, target)
-        p = merge_parameters(self.name, parameters, DEFAULTS)
-        values = Saliency(twin).attribute(inputs, target=target, abs=p["abs"])
+        values = Saliency(twin).attribute(inputs, target=target, abs=parameters.abs)
         return attribution(
-            method=self.name, model=model, values=values, target=target, parameters=p, seed=seed
+            method=self.name,
+            model=model,
+            values=values,
+            target=target,
+            parameters=parameters,
+            seed=seed,
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 
@@ -20,16 +20,12 @@ from services.worker.explainers import integrated_gradients as ig
 from services.worker.explainers._gradients import (
     GradientExplainer,
     attribution,
-    merge_parameters,
     prepare,
-    require,
     takes_batches,
 )
 from services.worker.explainers.base import Attribution, LoadedModel
 from shared.bundles.manifest import ImageInput
-
-NOISE_LEVEL = 0.15
-BASES = ("saliency", "integrated_gradients")
+from shared.methods.smoothgrad import NOISE_LEVEL, SmoothGradParameters
 
 
 @contextmanager
@@ -49,14 +45,6 @@ def seeded(seed: int, device: str) -> Iterator[None]:
         yield
 
 
-def _defaults(base: str, model: LoadedModel, x: np.ndarray) -> dict[str, Any]:
-    common = {"base": base, "nt_samples": 16, "stdevs": NOISE_LEVEL * float(x.max() - x.min())}
-    if base == "saliency":
-        return {**common, "abs": True}
-    path = {key: ig.DEFAULTS[key] for key in ("n_steps", "method", "internal_batch_size")}
-    return {**common, **path, "baseline": model.manifest.explanations.baseline}
-
-
 class SmoothGradExplainer(GradientExplainer):
     name = "smoothgrad"
 
@@ -66,40 +54,39 @@ class SmoothGradExplainer(GradientExplainer):
         model: LoadedModel,
         x: np.ndarray,
         target: int,
-        parameters: dict[str, Any],
+        parameters: SmoothGradParameters,
         seed: int,
     ) -> Attribution:
         import torch
         from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
 
         twin, inputs = prepare(model, x, target)
-        base = str(parameters.get("base", "saliency"))
-        require(base in BASES, f"smoothgrad has no base {base!r}")
-        p = merge_parameters(self.name, parameters, _defaults(base, model, x))
-        require(p["nt_samples"] >= 1 and p["stdevs"] >= 0, "nt_samples >= 1 and stdevs >= 0")
+        p = parameters
+        if p.stdevs is None:
+            p = p.model_copy(update={"stdevs": NOISE_LEVEL * float(x.max() - x.min())})
         batches = takes_batches(twin, inputs)
         baseline = None
-        if base == "saliency":
-            tunnel, options = NoiseTunnel(Saliency(twin)), {"abs": p["abs"]}
+        options: dict[str, object]
+        if p.base == "saliency":
+            tunnel, options = NoiseTunnel(Saliency(twin)), {"abs": p.abs}
         else:
-            ig.check_path_parameters(p)
             if not batches:
-                p["internal_batch_size"] = 1
-            baseline = ig.baseline_for(p["baseline"], cast(ImageInput, model.manifest.input), x)
+                p = p.model_copy(update={"internal_batch_size": 1})
+            baseline = ig.baseline_for(p.baseline, cast(ImageInput, model.manifest.input), x)
             tunnel = NoiseTunnel(IntegratedGradients(twin))
             options = {
                 "baselines": torch.as_tensor(baseline, device=model.device),
-                "n_steps": p["n_steps"],
-                "method": p["method"],
-                "internal_batch_size": p["internal_batch_size"],
+                "n_steps": p.n_steps,
+                "method": p.method,
+                "internal_batch_size": p.internal_batch_size,
             }
         with seeded(seed, model.device):
             values = tunnel.attribute(
                 inputs,
                 nt_type="smoothgrad",
-                nt_samples=p["nt_samples"],
+                nt_samples=p.nt_samples,
                 nt_samples_batch_size=None if batches else 1,
-                stdevs=p["stdevs"],
+                stdevs=p.stdevs,
                 target=target,
                 **options,
             )

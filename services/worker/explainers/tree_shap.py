@@ -5,7 +5,8 @@ trees", Nature Machine Intelligence 2020. The trees are read from the served ``m
 (:mod:`services.worker.onnx_trees`) and handed to ``shap.TreeExplainer`` in shap's custom
 tree format, so the explained model is the served model, not the training library's object.
 Before explaining, the parsed trees are run on the row and the background rows and compared
-with ORT's output; past :data:`PARITY_TOLERANCE` the job is refused.
+with ORT's output; past ``SERVED_PARITY_TOLERANCE`` (:mod:`shared.methods.quality`) the job
+is refused.
 
 Values are in the ensemble's margin: log-odds under a ``LOGISTIC`` post-transform (gradient
 boosting), probability under ``NONE`` (random forests). ``feature_perturbation``:
@@ -29,7 +30,6 @@ import numpy as np
 from services.worker.explainers._tabular import (
     background_rows,
     checked_row,
-    effective_parameters,
     library_versions,
     logit,
 )
@@ -40,11 +40,8 @@ from services.worker.explainers.base import (
     LoadedModel,
 )
 from services.worker.onnx_trees import TreeEnsemble, parse_tree_ensemble
-
-DEFAULTS: dict[str, Any] = {"feature_perturbation": "interventional", "max_background": 50}
-PARITY_TOLERANCE = 1e-5
-"""Largest served-score gap between the parsed trees and ORT before a job is refused: ORT sums
-float32 votes (gaps of ~1e-7 on 100 trees), a misread split or vote moves a score far more."""
+from shared.methods.quality import SERVED_PARITY_TOLERANCE
+from shared.methods.tree_shap import TreeShapParameters
 
 
 def shap_tree_model(
@@ -84,16 +81,13 @@ class TreeShapExplainer(CatalogueExplainer):
         model: LoadedModel,
         x: np.ndarray,
         target: int,
-        parameters: dict[str, Any],
+        parameters: TreeShapParameters,
         seed: int,
     ) -> Attribution:
         """SHAP values ``[n_features]`` of class ``target``'s margin for the row ``x [1, n]``."""
         import shap
 
-        params = effective_parameters(DEFAULTS, parameters)
-        perturbation = params["feature_perturbation"]
-        if perturbation not in ("interventional", "tree_path_dependent"):
-            raise ExplainerError(f"feature_perturbation {perturbation!r} is not supported")
+        perturbation = parameters.feature_perturbation
         x = checked_row(model, x, target)
         ensemble = parse_tree_ensemble(
             model.bundle.read_model_bytes(),
@@ -102,7 +96,7 @@ class TreeShapExplainer(CatalogueExplainer):
         )
         interventional = perturbation == "interventional"
         background = background_rows(
-            model, max_rows=params["max_background"] if interventional else None, seed=seed
+            model, max_rows=parameters.max_background if interventional else None, seed=seed
         )
         rows = np.vstack([x, background])
         margins = ensemble.margin(rows, target)
@@ -125,7 +119,7 @@ class TreeShapExplainer(CatalogueExplainer):
             method=self.name,
             values=values,
             target=target,
-            parameters=params,
+            parameters=parameters.recorded(),
             model_sha256=model.bundle.sha256,
             seed=seed,
             baseline=expected,
@@ -142,9 +136,9 @@ class TreeShapExplainer(CatalogueExplainer):
 def _parity(parsed: np.ndarray, served: np.ndarray) -> float:
     """Max |parsed trees' served score - ORT's|; refuses the job past tolerance."""
     difference = float(np.max(np.abs(parsed - served)))
-    if not difference <= PARITY_TOLERANCE:
+    if not difference <= SERVED_PARITY_TOLERANCE:
         raise ExplainerError(
             f"the trees read from model.onnx disagree with the served model by {difference:.3g} "
-            f"(tolerance {PARITY_TOLERANCE:g}); refusing to explain a different model"
+            f"(tolerance {SERVED_PARITY_TOLERANCE:g}); refusing to explain a different model"
         )
     return difference

@@ -11,6 +11,7 @@ from torch import nn
 from services.worker.explainers.base import ExplainerError
 from services.worker.explainers.gradcam import GradCamExplainer
 from tests.unit.explainers._image_bundle import image_model
+from tests.unit.explainers._run import run
 
 
 class _Cam(nn.Module):
@@ -40,9 +41,7 @@ def _bright_top_left(channels: int, size: int) -> np.ndarray:
 
 
 def _explain(model, x, target, **parameters):
-    return GradCamExplainer().explain(
-        model=model, x=x, target=target, parameters=parameters, seed=0
-    )
+    return run(GradCamExplainer(), model, x, target=target, **parameters)
 
 
 def test_equals_the_hand_computed_map(tmp_path) -> None:

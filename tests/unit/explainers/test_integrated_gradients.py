@@ -10,12 +10,16 @@ from torch import nn
 
 from services.worker.explainers.base import ExplainerError
 from services.worker.explainers.integrated_gradients import (
-    DEFAULTS,
     IntegratedGradientsExplainer,
     baseline_for,
 )
 from shared.bundles.manifest import ImageInput
+from shared.methods import ParameterError
+from shared.methods.integrated_gradients import IntegratedGradientsParameters
 from tests.unit.explainers._image_bundle import image_model, random_input
+from tests.unit.explainers._run import run
+
+DEFAULTS = IntegratedGradientsParameters().recorded()
 
 MEAN, STD = 0.3, 0.2
 
@@ -52,9 +56,7 @@ class _ReluCnn(nn.Module):
 
 
 def _explain(model, x, target=1, **parameters):
-    return IntegratedGradientsExplainer().explain(
-        model=model, x=x, target=target, parameters=parameters, seed=0
-    )
+    return run(IntegratedGradientsExplainer(), model, x, target=target, **parameters)
 
 
 def test_linear_model_attributions_are_input_minus_baseline_times_weight(tmp_path) -> None:
@@ -137,7 +139,7 @@ def test_baselines() -> None:
 def test_unknown_parameter_and_target_are_refused(tmp_path) -> None:
     model = image_model(tmp_path, _linear())
     x = random_input(model)
-    with pytest.raises(ExplainerError, match="n_step"):
+    with pytest.raises(ParameterError, match="n_step: unknown parameter"):
         _explain(model, x, n_step=8)
     with pytest.raises(ExplainerError, match="target"):
         _explain(model, x, target=2)
@@ -146,13 +148,15 @@ def test_unknown_parameter_and_target_are_refused(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("parameters", "message"),
     [
-        ({"n_steps": 10**9}, "at most 1024"),
-        ({"internal_batch_size": 5000}, "at most 1024"),
-        ({"n_steps": 0}, "positive"),
-        ({"n_steps": float("inf")}, "n_steps"),
+        ({"n_steps": 10**9}, "n_steps: must be ≤ 1024"),
+        ({"internal_batch_size": 5000}, "internal_batch_size: must be ≤ 1024"),
+        ({"n_steps": 0}, "n_steps: must be ≥ 1"),
+        ({"n_steps": float("inf")}, "n_steps: must be an integer"),
+        ({"max_relative_delta": float("nan")}, "max_relative_delta: must be a finite number"),
+        ({"baseline": "white"}, "baseline: must be one of 'black', 'blur' or 'mean'"),
     ],
 )
 def test_unbounded_parameters_are_refused_before_any_work(tmp_path, parameters, message) -> None:
     model = image_model(tmp_path, _linear())
-    with pytest.raises(ExplainerError, match=message):
+    with pytest.raises(ParameterError, match=message):
         _explain(model, random_input(model), **parameters)

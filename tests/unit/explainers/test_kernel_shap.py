@@ -11,9 +11,11 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from services.worker.explainers._tabular import logit
-from services.worker.explainers.base import ExplainerError, LoadedModel
+from services.worker.explainers.base import LoadedModel
 from services.worker.explainers.kernel_shap import KernelShapExplainer
 from services.worker.explainers.tree_shap import TreeShapExplainer
+from shared.methods import ParameterError
+from tests.unit.explainers._run import run
 from tests.unit.explainers.tabular_models import (
     breast_cancer,
     exact_shapley,
@@ -39,9 +41,7 @@ def _five_features(tmp_path: Path, kind: str) -> tuple[LoadedModel, np.ndarray]:
 
 
 def _explain(model: LoadedModel, row: np.ndarray, seed: int = 0, **parameters: Any) -> Any:
-    return KernelShapExplainer().explain(
-        model=model, x=row[None], target=1, parameters=parameters, seed=seed
-    )
+    return run(KernelShapExplainer(), model, row[None], seed=seed, **parameters)
 
 
 @pytest.mark.parametrize("link", ["identity", "logit"])
@@ -69,9 +69,7 @@ def test_enumeration_equals_exact_tree_shap_of_a_forests_probability(tmp_path: P
     model, rows = _five_features(tmp_path, "forest")
     for row in rows:
         kernel = _explain(model, row, nsamples=64)
-        tree = TreeShapExplainer().explain(
-            model=model, x=row[None], target=1, parameters={}, seed=0
-        )
+        tree = run(TreeShapExplainer(), model, row[None])
         # shap's interventional kernel runs in float32: values within a few float32 ulps of 1.
         assert_allclose(kernel.values, tree.values, rtol=0, atol=1e-6)
         assert_allclose(kernel.baseline, tree.baseline, rtol=0, atol=1e-6)
@@ -99,5 +97,5 @@ def test_sampled_values_add_up_and_are_reproducible_from_the_seed(tmp_path: Path
 
 def test_an_unknown_link_is_refused(tmp_path: Path) -> None:
     model, rows = _five_features(tmp_path, "gbt")
-    with pytest.raises(ExplainerError, match="link must be one of"):
+    with pytest.raises(ParameterError, match="link: must be one of 'identity' or 'logit'"):
         _explain(model, rows[0], link="probit")

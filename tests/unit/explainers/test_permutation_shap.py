@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from services.worker.explainers.base import ExplainerError, LoadedModel
+from services.worker.explainers.base import LoadedModel
 from services.worker.explainers.permutation_shap import PermutationShapExplainer
 from services.worker.explainers.tree_shap import TreeShapExplainer
+from shared.methods import ParameterError
+from tests.unit.explainers._run import run
 from tests.unit.explainers.tabular_models import (
     breast_cancer,
     exact_shapley,
@@ -23,9 +25,7 @@ from tests.unit.explainers.tabular_models import (
 
 
 def _explain(model: LoadedModel, row: np.ndarray, seed: int = 0, **parameters: Any) -> Any:
-    return PermutationShapExplainer().explain(
-        model=model, x=row[None], target=1, parameters=parameters, seed=seed
-    )
+    return run(PermutationShapExplainer(), model, row[None], seed=seed, **parameters)
 
 
 def test_one_walk_is_exact_for_a_forest_of_depth_two(tmp_path: Path) -> None:
@@ -44,9 +44,7 @@ def test_one_walk_is_exact_for_a_forest_of_depth_two(tmp_path: Path) -> None:
     for row in x[100:105]:
         found = _explain(model, row, max_evals=11)  # 2 * 5 + 1 evaluations: one walk
         values, empty = exact_shapley(probability, row[None], x[:30])
-        tree = TreeShapExplainer().explain(
-            model=model, x=row[None], target=1, parameters={}, seed=0
-        )
+        tree = run(TreeShapExplainer(), model, row[None])
         # ORT may sum trees in another order for another batch: probabilities agree to ~1e-7;
         # shap's interventional TreeSHAP kernel runs in float32.
         assert_allclose(found.values, values, rtol=0, atol=1e-7)
@@ -76,5 +74,5 @@ def test_values_add_up_and_are_reproducible_from_the_seed(tmp_path: Path) -> Non
 def test_fewer_evaluations_than_one_walk_are_refused(tmp_path: Path) -> None:
     background = np.zeros((4, 3), dtype=np.float32)
     model = served_model(tmp_path, stump(threshold=0.0, leaves=(0.0, 1.0)), background=background)
-    with pytest.raises(ExplainerError, match="max_evals must be an integer of at least 7"):
+    with pytest.raises(ParameterError, match=r"max_evals: must be ≥ 7 \(one walk\)"):
         _explain(model, background[0], max_evals=6)

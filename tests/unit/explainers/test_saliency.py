@@ -9,6 +9,7 @@ from torch import nn
 from services.worker.explainers import get_explainer
 from services.worker.explainers.saliency import SaliencyExplainer
 from tests.unit.explainers._image_bundle import image_model, random_input
+from tests.unit.explainers._run import run
 
 
 def test_linear_model_saliency_is_the_weights(tmp_path) -> None:
@@ -18,12 +19,12 @@ def test_linear_model_saliency_is_the_weights(tmp_path) -> None:
     x = random_input(model)
     weights = module[1].weight.detach().numpy()[2].reshape(3, 8, 8)
     explainer = SaliencyExplainer()
-    result = explainer.explain(model=model, x=x, target=2, parameters={}, seed=0)
+    result = run(explainer, model, x, target=2)
     assert_allclose(result.values, abs(weights), rtol=1e-6)
     assert result.parameters == {"abs": True}
     assert result.model_sha256 == model.bundle.sha256
     assert set(result.library_versions) == {"torch", "captum", "onnx2torch", "numpy"}
-    signed = explainer.explain(model=model, x=x, target=2, parameters={"abs": False}, seed=0)
+    signed = run(explainer, model, x, target=2, abs=False)
     assert_allclose(signed.values, weights, rtol=1e-6)
 
 

@@ -8,11 +8,12 @@ import torch
 from numpy.testing import assert_allclose
 from torch import nn
 
-from services.worker.explainers.base import ExplainerError
 from services.worker.explainers.integrated_gradients import IntegratedGradientsExplainer
 from services.worker.explainers.saliency import SaliencyExplainer
 from services.worker.explainers.smoothgrad import SmoothGradExplainer
+from shared.methods import ParameterError
 from tests.unit.explainers._image_bundle import image_model, random_input
+from tests.unit.explainers._run import run
 
 
 def _model(tmp_path):
@@ -29,9 +30,7 @@ def _model(tmp_path):
 
 
 def _explain(model, x, seed, **parameters):
-    return SmoothGradExplainer().explain(
-        model=model, x=x, target=1, parameters=parameters, seed=seed
-    )
+    return run(SmoothGradExplainer(), model, x, seed=seed, **parameters)
 
 
 def test_same_seed_same_values_other_seed_other_values(tmp_path) -> None:
@@ -57,13 +56,11 @@ def test_same_seed_same_values_other_seed_other_values(tmp_path) -> None:
 def test_without_noise_it_is_the_base_method(tmp_path) -> None:
     model = _model(tmp_path)
     x = random_input(model, seed=1)
-    saliency = SaliencyExplainer().explain(model=model, x=x, target=1, parameters={}, seed=0)
+    saliency = run(SaliencyExplainer(), model, x)
     smooth = _explain(model, x, seed=0, stdevs=0.0, nt_samples=4)
     # equal up to float32 rounding: a batch of 4 sums in another order than a batch of 1
     assert_allclose(smooth.values, saliency.values, rtol=1e-5, atol=1e-8)
-    ig = IntegratedGradientsExplainer().explain(
-        model=model, x=x, target=1, parameters={"n_steps": 8, "max_steps": 8}, seed=0
-    )
+    ig = run(IntegratedGradientsExplainer(), model, x, n_steps=8, max_steps=8)
     smooth_ig = _explain(
         model, x, seed=0, base="integrated_gradients", stdevs=0.0, nt_samples=2, n_steps=8
     )
@@ -77,11 +74,12 @@ def test_without_noise_it_is_the_base_method(tmp_path) -> None:
     [
         ({"stdevs": float("inf")}, "finite"),
         ({"stdevs": float("nan")}, "finite"),
-        ({"nt_samples": 0}, "nt_samples >= 1"),
-        ({"stdevs": -1.0}, "stdevs >= 0"),
+        ({"nt_samples": 0}, "nt_samples: must be ≥ 1"),
+        ({"stdevs": -1.0}, "stdevs: must be ≥ 0"),
+        ({"base": "gradcam"}, "base: must be one of 'saliency' or 'integrated_gradients'"),
     ],
 )
 def test_unbounded_noise_parameters_are_refused(tmp_path, parameters, message) -> None:
     model = _model(tmp_path)
-    with pytest.raises(ExplainerError, match=message):
+    with pytest.raises(ParameterError, match=message):
         _explain(model, random_input(model), seed=0, **parameters)

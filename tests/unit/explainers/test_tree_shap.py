@@ -11,6 +11,8 @@ from numpy.testing import assert_allclose
 
 from services.worker.explainers.base import ExplainerError, LoadedModel
 from services.worker.explainers.tree_shap import TreeShapExplainer
+from shared.methods import ParameterError
+from tests.unit.explainers._run import run
 from tests.unit.explainers.tabular_models import breast_cancer, export, served_model, stump
 
 F32_ROUNDING = 2.0**-24  # relative error of storing a float64 leaf vote as float32
@@ -37,9 +39,7 @@ def _float32_floor(thresholds: np.ndarray) -> np.ndarray:
 
 
 def _explain(model: LoadedModel, x: np.ndarray, target: int, **parameters: Any) -> Any:
-    return TreeShapExplainer().explain(
-        model=model, x=x[None], target=target, parameters=parameters, seed=0
-    )
+    return run(TreeShapExplainer(), model, x[None], target=target, **parameters)
 
 
 @pytest.mark.parametrize("kind", ["gbt-depth1", "gbt-depth2", "gbt-depth4", "forest"])
@@ -159,7 +159,7 @@ def test_a_linear_model_is_refused(tmp_path: Path) -> None:
 def test_unknown_parameters_are_refused(tmp_path: Path, parameters: dict[str, Any]) -> None:
     background = np.zeros((4, 3), dtype=np.float32)
     model = served_model(tmp_path, stump(threshold=0.0, leaves=(0.0, 1.0)), background=background)
-    with pytest.raises(ExplainerError):
+    with pytest.raises(ParameterError, match="feature_perturbation|nsamples"):
         _explain(model, background[0], 1, **parameters)
 
 
