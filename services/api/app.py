@@ -16,6 +16,8 @@ from services.api.core.limits import BodySizeLimit
 from services.api.core.openapi import install_components, operation_id
 from services.api.core.runtime import ModelRuntime
 from services.api.explanations import routes as explanations
+from services.api.explanations.sources import EVENTS_POLL_S, change_source
+from services.api.explanations.watch import JobWatch
 from services.api.models import routes as models
 from services.api.ops import health
 from services.api.ops import routes as ops
@@ -30,13 +32,15 @@ from shared.settings import Settings, get_settings
 def build_state(settings: Settings) -> AppState:
     engine = make_engine(settings.database_url)
     registry = Registry.scan(settings.bundles_dir)
+    sessions = make_session_factory(engine)
     return AppState(
         settings=settings,
         engine=engine,
-        sessions=make_session_factory(engine),
+        sessions=sessions,
         registry=registry,
         runtime=ModelRuntime(registry, intra_op_threads=settings.ort_intra_op_threads),
         publisher=Publisher(make_client(settings.broker_url, timeout_s=settings.publish_timeout_s)),
+        job_watch=JobWatch(sessions, change_source(settings.database_url, poll_s=EVENTS_POLL_S)),
     )
 
 
@@ -47,9 +51,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings)
         app.state.xai = state
+        await state.job_watch.start()
         try:
             yield
         finally:
+            await state.job_watch.close()
             state.engine.dispose()
 
     app = FastAPI(

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.core.runtime import ModelRuntime
+from services.api.explanations.watch import JobWatch
 from shared.bundles.registry import Registry
 from shared.queue import Publisher
 from shared.settings import Settings
@@ -23,6 +24,7 @@ class AppState:
     registry: Registry
     runtime: ModelRuntime
     publisher: Publisher
+    job_watch: JobWatch
 
 
 def get_state(request: Request) -> AppState:

@@ -1,65 +1,85 @@
-"""Server-Sent Events: the status stream of a prediction's explanation jobs."""
+"""Server-Sent Events: the status stream of a prediction's explanation jobs.
+
+The stream starts from the job states read when it opened and then waits on its
+subscription to the process's :class:`~services.api.explanations.watch.JobWatch`: it reads
+nothing from the database itself. Heartbeats are the response's pings.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.orm import Session, sessionmaker
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
 
-from services.api.core.errors import NotFound
-from shared.db import repository
-from shared.db.models import ExplanationJob, JobStatus
+from services.api.explanations.watch import Jobs, JobState, JobWatch, Subscription
+from shared.db.models import JobStatus
+
+HEARTBEAT_S = 15.0
+TIMEOUT_S = 3600.0
 
 
-def _job_event(job: ExplanationJob) -> dict[str, object]:
-    return {
+def keep_alive() -> ServerSentEvent:
+    return ServerSentEvent(comment="keep-alive")
+
+
+def _job_event(job: JobState) -> ServerSentEvent:
+    data = {
         "id": str(job.id),
         "method": job.method,
         "status": job.status.value,
         "last_error": job.last_error,
         "links": {"self": f"/v1/explanations/{job.id}"},
     }
-
-
-def _snapshot(sessions: sessionmaker[Session], prediction_id: uuid.UUID) -> list[ExplanationJob]:
-    with sessions() as session:
-        prediction = repository.get_prediction(session, prediction_id)
-        if prediction is None:
-            raise NotFound(f"no prediction {prediction_id}")
-        return list(prediction.jobs)
+    return ServerSentEvent(event="job", id=f"{job.id}:{job.status.value}", data=json.dumps(data))
 
 
 async def prediction_events(
-    sessions: sessionmaker[Session],
-    prediction_id: uuid.UUID,
-    *,
-    poll_s: float = 0.25,
-    heartbeat_s: float = 15.0,
-    timeout_s: float = 3600.0,
-) -> AsyncIterator[str]:
-    """Server-Sent Events: one ``job`` event per status change until every job is final."""
-    jobs = await run_in_threadpool(_snapshot, sessions, prediction_id)
+    subscription: Subscription, jobs: Jobs, *, timeout_s: float = TIMEOUT_S
+) -> AsyncIterator[ServerSentEvent]:
+    """One ``job`` event per status change, then ``done`` once every job is final; ends
+    without ``done`` after ``timeout_s``. Closes the subscription when it ends."""
     seen: dict[uuid.UUID, JobStatus] = {}
     loop = asyncio.get_running_loop()
-    started = last_sent = loop.time()
-    while True:
-        for job in jobs:
-            if seen.get(job.id) != job.status:
-                seen[job.id] = job.status
-                last_sent = loop.time()
-                data = json.dumps(_job_event(job))
-                yield f"event: job\nid: {job.id}:{job.status.value}\ndata: {data}\n\n"
-        if all(job.status.is_final for job in jobs):
-            yield "event: done\ndata: {}\n\n"
-            return
-        if loop.time() - started > timeout_s:
-            return
-        if loop.time() - last_sent > heartbeat_s:
-            last_sent = loop.time()
-            yield ": keep-alive\n\n"
-        await asyncio.sleep(poll_s)
-        jobs = await run_in_threadpool(_snapshot, sessions, prediction_id)
+    deadline = loop.time() + timeout_s
+    try:
+        while True:
+            for job in jobs:
+                if seen.get(job.id) != job.status:
+                    seen[job.id] = job.status
+                    yield _job_event(job)
+            if all(job.status.is_final for job in jobs):
+                yield ServerSentEvent(event="done", data="{}")
+                return
+            while (newer := await subscription.next(timeout_s=deadline - loop.time())) is None:
+                if loop.time() >= deadline:
+                    return
+            jobs = newer
+    finally:
+        subscription.close()
+
+
+async def open_stream(
+    watch: JobWatch, prediction_id: uuid.UUID, read_jobs: Callable[[], Jobs]
+) -> EventSourceResponse:
+    """Subscribe, then read the initial states with ``read_jobs`` (which also checks access
+    and raises the domain error), so that no change after the read is missed. The
+    subscription closes when the response ends, streamed or not."""
+    subscription = watch.subscribe(prediction_id)
+    try:
+        jobs = await run_in_threadpool(read_jobs)
+    except BaseException:
+        subscription.close()
+        raise
+    return EventSourceResponse(
+        prediction_events(subscription, jobs),
+        ping=HEARTBEAT_S,
+        ping_message_factory=keep_alive,
+        sep="\n",
+        headers={"Cache-Control": "no-store"},
+        background=BackgroundTask(subscription.close),
+    )

@@ -5,17 +5,19 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import replace
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
+from sse_starlette import EventSourceResponse
 
 from services.api.core import metrics
 from services.api.core.auth import CaseReaderDep, ClinicianDep, EventsReaderDep, visible_prediction
 from services.api.core.deps import AppState, SessionDep, StateDep
 from services.api.core.errors import problem_responses
-from services.api.explanations.events import prediction_events
+from services.api.explanations.events import open_stream
+from services.api.explanations.watch import Jobs, JobState
 from services.api.predictions.parsing import parse_prediction_request
 from services.api.predictions.schemas import (
     FeedbackIn,
@@ -93,7 +95,7 @@ async def post_prediction(
         job_ids = [job.id for job in prediction.jobs]
         background.add_task(_publish, state, job_ids)
     response.headers["Location"] = f"/v1/predictions/{prediction.id}"
-    return PredictionOut.of(prediction)
+    return PredictionOut.model_validate(prediction)
 
 
 def _publish(state: AppState, job_ids: list[uuid.UUID]) -> None:
@@ -105,39 +107,28 @@ def get_prediction(
     prediction_id: uuid.UUID, session: SessionDep, principal: CaseReaderDep
 ) -> PredictionOut:
     prediction = repository.get_prediction(session, prediction_id)
-    return PredictionOut.of(visible_prediction(prediction, principal, prediction_id))
+    return PredictionOut.model_validate(visible_prediction(prediction, principal, prediction_id))
 
 
-def _check_visible(state: AppState, prediction_id: uuid.UUID, principal: Principal) -> None:
+def _visible_jobs(state: AppState, prediction_id: uuid.UUID, principal: Principal) -> Jobs:
     with state.sessions() as session:
         prediction = repository.get_prediction(session, prediction_id)
-        visible_prediction(prediction, principal, prediction_id)
+        jobs = visible_prediction(prediction, principal, prediction_id).jobs
+        return tuple(JobState.of(job) for job in jobs)
 
 
 @router.get(
     "/{prediction_id}/events",
-    response_class=StreamingResponse,
+    response_class=EventSourceResponse,
     responses={200: {"content": {"text/event-stream": {}}}, **_GET_PROBLEMS},
 )
 async def get_prediction_events(
     prediction_id: uuid.UUID, state: StateDep, principal: EventsReaderDep
-) -> StreamingResponse:
+) -> EventSourceResponse:
     """Server-Sent Events: a ``job`` event for each status change, then ``done``. Takes the
     token as ``?token=`` too: a browser's EventSource cannot send headers."""
-    await run_in_threadpool(_check_visible, state, prediction_id, principal)
-    stream = prediction_events(state.sessions, prediction_id)
-    first = await anext(stream)  # a 404 must be raised before the stream starts
-
-    async def events():  # type: ignore[no-untyped-def]
-        yield first
-        async for event in stream:
-            yield event
-
-    return StreamingResponse(
-        events(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    read = partial(_visible_jobs, state, prediction_id, principal)
+    return await open_stream(state.job_watch, prediction_id, read)
 
 
 @router.post(
@@ -162,4 +153,4 @@ def post_feedback(
             corrected_label=body.corrected_label,
             reason=body.reason,
         )
-        return FeedbackOut.of(feedback)
+        return FeedbackOut.model_validate(feedback)

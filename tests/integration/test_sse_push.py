@@ -1,0 +1,160 @@
+"""The events stream is pushed, not polled: on Postgres, a committed job transition reaches
+every open stream through the process's one LISTEN connection, and the API reads the
+database once per change for all its clients, never per client while they wait."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+from services.api.app import create_app
+from shared.db import jobs
+from shared.db.engine import make_engine, make_session_factory
+from shared.settings import Settings
+from tests.support import inputs
+
+CLIENTS = 3
+WAIT_S = 20.0  # bounds every wait for an event: a missing push fails the test, never hangs it
+
+
+@dataclass
+class Statements:
+    """Statements the API process's engine sent to the database."""
+
+    count: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, *_: object) -> None:
+        with self.lock:
+            self.count += 1
+
+
+@pytest.fixture
+def api(
+    pg_settings: Settings, clinician: dict[str, str]
+) -> Iterator[tuple[TestClient, Statements]]:
+    statements = Statements()
+    with TestClient(create_app(pg_settings), headers=clinician) as client:
+        engine = client.app.state.xai.engine  # type: ignore[attr-defined]
+        event.listen(engine, "before_cursor_execute", statements)
+        yield client, statements
+        event.remove(engine, "before_cursor_execute", statements)
+
+
+def _read_events(client: TestClient, url: str, sink: queue.Queue[tuple[str, dict]]) -> None:  # type: ignore[type-arg]
+    with client.stream("GET", url) as response:
+        assert response.status_code == 200
+        kind = None
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                kind = line.removeprefix("event: ")
+            elif line.startswith("data: ") and kind is not None:
+                sink.put((kind, json.loads(line.removeprefix("data: "))))
+                if kind == "done":
+                    return
+
+
+def _next_event(sink: queue.Queue[tuple[str, dict]]) -> tuple[str, dict]:  # type: ignore[type-arg]
+    return sink.get(timeout=WAIT_S)
+
+
+def test_a_committed_transition_is_pushed_to_every_stream_without_per_client_reads(
+    api: tuple[TestClient, Statements], pg_settings: Settings
+) -> None:
+    client, statements = api
+    body = client.post(
+        "/v1/predictions",
+        files={"file": ("x.png", inputs.gray_png())},
+        data={"model": "tiny-cnn", "methods": "saliency"},
+    ).json()
+    job_id = uuid.UUID(body["explanations"][0]["id"])
+    sinks: list[queue.Queue[tuple[str, dict]]] = [queue.Queue() for _ in range(CLIENTS)]  # type: ignore[type-arg]
+    readers = [
+        threading.Thread(target=_read_events, args=(client, body["links"]["events"], sink))
+        for sink in sinks
+    ]
+    for reader in readers:
+        reader.start()
+    for sink in sinks:
+        assert _next_event(sink) == ("job", _job(job_id, "queued"))
+
+    worker = make_engine(pg_settings.database_url)
+    sessions = make_session_factory(worker)
+    try:
+        idle = statements.count
+        # The streams wait on their subscription: no statement while nothing changes, however
+        # long they wait (a stream that polled every 250 ms would have read 4 times each).
+        threading.Event().wait(1.0)
+        assert statements.count == idle
+
+        with sessions.begin() as session:
+            attempt = jobs.claim(session, job_id=job_id, lease_s=60, worker="test", device="cpu")
+        assert attempt == 1
+        for sink in sinks:
+            assert _next_event(sink) == ("job", _job(job_id, "running"))
+        assert statements.count - idle == 1, "one read for all streams"
+
+        with sessions.begin() as session:
+            assert jobs.fail(session, job_id=job_id, attempt=attempt, reason="test ends it")
+        for sink in sinks:
+            assert _next_event(sink) == ("job", _job(job_id, "failed", "test ends it"))
+            assert _next_event(sink) == ("done", {})
+        assert statements.count - idle == 2
+    finally:
+        worker.dispose()
+        for reader in readers:
+            reader.join(timeout=WAIT_S)
+    assert not any(reader.is_alive() for reader in readers)
+
+
+def test_a_rolled_back_transition_is_not_pushed(
+    api: tuple[TestClient, Statements], pg_settings: Settings
+) -> None:
+    client, statements = api
+    body = client.post(
+        "/v1/predictions",
+        files={"file": ("x.png", inputs.gray_png())},
+        data={"model": "tiny-cnn", "methods": "saliency"},
+    ).json()
+    job_id = uuid.UUID(body["explanations"][0]["id"])
+    sink: queue.Queue[tuple[str, dict]] = queue.Queue()  # type: ignore[type-arg]
+    reader = threading.Thread(target=_read_events, args=(client, body["links"]["events"], sink))
+    reader.start()
+    assert _next_event(sink) == ("job", _job(job_id, "queued"))
+    worker = make_engine(pg_settings.database_url)
+    sessions = make_session_factory(worker)
+    try:
+        idle = statements.count
+        with sessions() as session:
+            jobs.claim(session, job_id=job_id, lease_s=60, worker="test", device="cpu")
+            session.rollback()
+        with sessions.begin() as session:
+            attempt = jobs.claim(session, job_id=job_id, lease_s=60, worker="test", device="cpu")
+            assert attempt == 1
+            assert jobs.fail(session, job_id=job_id, attempt=attempt, reason="one commit")
+        # Only the committed transaction is announced; the stream sees its outcome once.
+        assert _next_event(sink) == ("job", _job(job_id, "failed", "one commit"))
+        assert _next_event(sink) == ("done", {})
+        assert statements.count - idle == 1
+    finally:
+        worker.dispose()
+        reader.join(timeout=WAIT_S)
+    assert not reader.is_alive()
+
+
+def _job(job_id: uuid.UUID, status: str, error: str | None = None) -> dict[str, object]:
+    return {
+        "id": str(job_id),
+        "method": "saliency",
+        "status": status,
+        "last_error": error,
+        "links": {"self": f"/v1/explanations/{job_id}"},
+    }
