@@ -18,7 +18,9 @@ from services.api.core.runtime import ModelRuntime
 from services.api.explanations import routes as explanations
 from services.api.explanations.sources import EVENTS_POLL_S, change_source
 from services.api.explanations.watch import JobWatch
+from services.api.methods import routes as methods
 from services.api.models import routes as models
+from services.api.models.summary import SummaryCache
 from services.api.ops import health
 from services.api.ops import routes as ops
 from services.api.pages import routes as pages
@@ -41,6 +43,7 @@ def build_state(settings: Settings) -> AppState:
         runtime=ModelRuntime(registry, intra_op_threads=settings.ort_intra_op_threads),
         publisher=Publisher(make_client(settings.broker_url, timeout_s=settings.publish_timeout_s)),
         job_watch=JobWatch(sessions, change_source(settings.database_url, poll_s=EVENTS_POLL_S)),
+        summaries=SummaryCache(),
     )
 
 
@@ -73,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         predictions.router,
         explanations.router,
         models.router,
+        methods.router,
         health.router,
         ops.router,
         audit.router,
