@@ -24,6 +24,7 @@ second guard: two records can never extend the same predecessor (no fork), whate
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -155,3 +156,16 @@ def read_typed(session: Session, seq: int) -> Payload | None:
         .where(AuditRecord.seq == seq)
     ).first()
     return None if row is None else parse(row.kind, row.payload)
+
+
+def read_formats(session: Session, seqs: Iterable[int]) -> dict[int, str]:
+    """The record format (``"prediction/1"``) of each stored payload among ``seqs``; a
+    tombstoned payload has none (its seq is left out)."""
+    from shared.audit.formats import format_of
+
+    rows = session.execute(
+        select(AuditRecord.seq, AuditRecord.kind, AuditPayload.payload)
+        .join(AuditPayload, AuditPayload.seq == AuditRecord.seq)
+        .where(AuditRecord.seq.in_(list(seqs)))
+    )
+    return {seq: format_of(kind, data).format_name() for seq, kind, data in rows}

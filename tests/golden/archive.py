@@ -6,10 +6,12 @@ value}}``, tables in foreign-key order. Column values are JSON, except that ``by
 ``{"$b64": …}``, datetimes ``{"$dt": isoformat}`` and UUIDs ``{"$uuid": …}`` (JSON columns are
 written as they are). Floats are written with ``repr``, so they read back bit for bit.
 
-Loading inserts the rows into a freshly migrated database with plain Core inserts (the audit
-tables are insert-only; inserts are what they allow) and sets the chain head to the last seq.
-Columns a later schema added take their defaults; a column the dump has and the schema lacks
-is an error (a migration dropped archived data).
+Loading restores the rows into an empty database migrated to the dump's Alembic revision (then
+``xai db upgrade`` takes it on, as it would a production database) or to a later one: plain
+Core inserts of exactly the dumped columns (the audit tables are insert-only; inserts are what
+they allow), so columns a later schema added take the database's defaults; then it sets the
+chain head to the last seq. A dumped column the models lack is an error (a migration dropped
+archived data).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Table, insert, select, text, update
+from sqlalchemy import JSON, Column, MetaData, Table, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from shared.db.models import AuditChainHead, AuditRecord, Base
@@ -60,26 +62,27 @@ def dump(session: Session, path: Path, *, header: dict[str, Any]) -> int:
     """Write every archived row to ``path``; returns the number of rows."""
     alembic = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
     tables = _tables()
-    lines = [
-        json.dumps(
-            {
-                "golden": DUMP_FORMAT,
-                **header,
-                "alembic": alembic,
-                "tables": [t.name for t in tables],
-            }
-        )
+    rows = [
+        (table.name, dict(row))
+        for table in tables
+        for row in session.execute(select(table).order_by(*table.primary_key.columns)).mappings()
     ]
-    for table in tables:
-        order = list(table.primary_key.columns)
-        for row in session.execute(select(table).order_by(*order)).mappings():
-            encoded = {
-                name: value if isinstance(table.c[name].type, JSON) else _encoded(value)
-                for name, value in row.items()
-            }
-            lines.append(json.dumps({"table": table.name, "row": encoded}, ensure_ascii=False))
+    meta = {"golden": DUMP_FORMAT, **header, "alembic": alembic, "tables": [t.name for t in tables]}
+    write(path, meta, rows)
+    return len(rows)
+
+
+def write(path: Path, header: dict[str, Any], rows: list[tuple[str, dict[str, Any]]]) -> None:
+    """``rows`` (decoded values, as :func:`read` returns them) as a dump file."""
+    tables = {t.name: t for t in _tables()}
+    lines = [json.dumps(header)]
+    for name, row in rows:
+        encoded = {
+            column: value if isinstance(tables[name].c[column].type, JSON) else _encoded(value)
+            for column, value in row.items()
+        }
+        lines.append(json.dumps({"table": name, "row": encoded}, ensure_ascii=False))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return len(lines) - 1
 
 
 def read(path: Path) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
@@ -109,12 +112,17 @@ def read(path: Path) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
 
 
 def load(session: Session, path: Path) -> dict[str, Any]:
-    """Insert the dump into ``session``'s (freshly migrated, empty) database; the caller
-    commits. Returns the header."""
+    """Insert the dump into ``session``'s (migrated, empty) database; the caller commits.
+    Returns the header."""
     meta, rows = read(path)
     tables = {t.name: t for t in _tables()}
+    narrow: dict[tuple[str, frozenset[str]], Table] = {}
     for name, row in rows:
-        session.execute(insert(tables[name]), [row])
+        key = (name, frozenset(row))
+        if key not in narrow:  # only the dumped columns, no client-side defaults
+            columns = [Column(c.name, c.type, primary_key=c.primary_key) for c in tables[name].c]
+            narrow[key] = Table(name, MetaData(), *(c for c in columns if c.name in row))
+        session.execute(insert(narrow[key]), [row])
     last = session.scalar(select(AuditRecord.seq).order_by(AuditRecord.seq.desc()).limit(1))
     session.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(seq=last or 0))
     return meta

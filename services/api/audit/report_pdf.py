@@ -190,8 +190,10 @@ def _chain(flow: Flow, chain: Mapping[str, Any]) -> None:
     )
     for record in chain["records"]:
         ok = "" if record["hash_ok"] else "  (stored hash does NOT match its fields)"
+        written = f" ({record['format']})" if record.get("format") else ""
         flow.paragraph(
-            f"seq {record['seq']}: {record['kind']} at {record['created_at']}{ok}", size=9.5
+            f"seq {record['seq']}: {record['kind']}{written} at {record['created_at']}{ok}",
+            size=9.5,
         )
         flow.field("hash", record["hash"], mono=True)
         flow.field("previous hash", record["prev_hash"], mono=True)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from services.api.audit.records import full_record
 from services.api.audit.report_pdf import render_report_pdf
-from shared.audit.chain import GENESIS_HASH, iso, record_hash
+from shared.audit.chain import GENESIS_HASH, iso, read_formats, record_hash
 from shared.bundles.registry import Registry, UnknownModel
 from shared.db import repository
 from shared.db.models import ApiToken, AuditChainHead, AuditRecord, ExplanationJob, Prediction
@@ -38,6 +38,7 @@ def decision_report(
     assert prediction is not None, "full_record found it"
     card = _model_card(registry, prediction)
     jobs = {str(job.id): job for job in prediction.jobs}
+    formats = read_formats(session, [entry["seq"] for entry in record["chain"]])
     names = _token_names(
         session, [prediction.requested_by, *(f["clinician_token_id"] for f in record["feedback"])]
     )
@@ -58,7 +59,10 @@ def decision_report(
             for entry in record["feedback"]
         ],
         "chain": {
-            "records": [_checked(entry, str(prediction.id)) for entry in record["chain"]],
+            "records": [
+                {**_checked(entry, str(prediction.id)), "format": formats.get(entry["seq"])}
+                for entry in record["chain"]
+            ],
             "head": _head(session),
         },
         "links": record["links"],
