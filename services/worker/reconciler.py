@@ -1,10 +1,11 @@
 """The reconciler: Postgres is the truth, the broker only wakes workers.
 
-Every few seconds it (1) gives back ``running`` jobs whose worker lease expired (``failed`` once
-their attempts are spent) and (2) re-publishes ``queued`` jobs whose message may be lost (never
-published, or published long ago, e.g. Redis restarted empty). Duplicated messages are harmless:
-a worker claims a job with a conditional UPDATE. Several reconcilers may run at once. Replays
-(:mod:`shared.db.replays`) get the same two steps; only their worker ever ends them.
+Every few seconds one sweep runs over each kind of leased work (explanation jobs, replays): it
+(1) gives back ``running`` rows whose worker lease ran out (``failed`` once their attempts are
+spent, with what the kind's final status needs, in the same transaction) and (2) re-publishes
+``queued`` rows whose message may be lost (never published, or published long ago, e.g. Redis
+restarted empty), after the commit. Duplicated messages are harmless: a worker claims with a
+conditional UPDATE. Several reconcilers may run at once.
 """
 
 from __future__ import annotations
@@ -12,57 +13,76 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db import jobs, replays
+from services.worker.explain import JOB
+from services.worker.replay import REPLAY
+from services.worker.runner import Kind
+from shared.db import leases
 from shared.db.engine import make_engine, make_session_factory
 from shared.queue import Publisher, make_client
 from shared.settings import Settings
 
 log = logging.getLogger("xai.reconciler")
+KINDS: tuple[Kind[Any], ...] = (JOB, REPLAY)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One kind's share of a pass."""
+
+    kind: str
+    requeued: int
+    failed: int
+    due: int
+    published: int
+
+    @property
+    def eventful(self) -> bool:
+        return any((self.requeued, self.failed, self.due))
 
 
 @dataclass(frozen=True)
 class Pass:
-    requeued: int
-    failed: int
-    published: int
-    due: int
-    replays_requeued: int = 0
-    replays_published: int = 0
-    replays_due: int = 0
+    sweeps: dict[str, Sweep]
 
     @property
     def eventful(self) -> bool:
-        return any((self.requeued, self.failed, self.due, self.replays_requeued, self.replays_due))
+        return any(sweep.eventful for sweep in self.sweeps.values())
+
+
+def sweep(
+    kind: Kind[Any], *, sessions: sessionmaker[Session], publisher: Publisher, settings: Settings
+) -> Sweep:
+    with sessions.begin() as session:
+        expired = leases.expire_leases(session, kind.table, max_attempts=settings.max_attempts)
+        for item_id in expired.failed:
+            kind.on_failed(session, item_id)
+        due = leases.due_for_publish(session, kind.table, requeue_after_s=settings.requeue_after_s)
+    sent = kind.publish(publisher, due) if due else []
+    if sent:
+        with sessions.begin() as session:
+            leases.mark_published(session, kind.table, sent)
+    return Sweep(
+        kind=kind.name,
+        requeued=expired.requeued,
+        failed=len(expired.failed),
+        due=len(due),
+        published=len(sent),
+    )
 
 
 def reconcile_once(
     *, sessions: sessionmaker[Session], publisher: Publisher, settings: Settings
 ) -> Pass:
-    with sessions.begin() as session:
-        requeued, failed = jobs.expire_leases(session, max_attempts=settings.max_attempts)
-        due = jobs.due_for_publish(
-            session, grace_s=settings.requeue_after_s / 3, requeue_after_s=settings.requeue_after_s
-        )
-        replays_requeued = replays.expire_leases(session, lease_s=settings.job_lease_s)
-        replays_due = replays.due_for_publish(session, requeue_after_s=settings.requeue_after_s)
-    sent = publisher.publish(due) if due else []
-    replays_sent = publisher.publish_replays(replays_due) if replays_due else []
-    if sent or replays_sent:
-        with sessions.begin() as session:
-            jobs.mark_published(session, sent)
-            replays.mark_published(session, replays_sent)
     return Pass(
-        requeued=requeued,
-        failed=failed,
-        published=len(sent),
-        due=len(due),
-        replays_requeued=replays_requeued,
-        replays_published=len(replays_sent),
-        replays_due=len(replays_due),
+        {
+            kind.name: sweep(kind, sessions=sessions, publisher=publisher, settings=settings)
+            for kind in KINDS
+        }
     )
 
 

@@ -22,19 +22,21 @@ import uuid
 from typing import Any
 
 import numpy as np
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
+from services.worker import runner
 from services.worker.context import WorkerContext
-from services.worker.explain import TransientError
 from services.worker.explainers import ExplainerError
 from services.worker.recompute import compute, npy_bytes
 from services.worker.replay_agreement import AgreementError, agreement
 from shared.audit.replays import payload_for_replay, record_replay
 from shared.bundles.registry import BundleError, UnknownModel
-from shared.db import replays, repository
-from shared.db.models import ExplanationJob, ExplanationResult, Prediction, Replay
+from shared.db import leases, repository
+from shared.db.models import ExplanationJob, ExplanationResult, JobStatus, Prediction, Replay
+from shared.db.replays import REPLAYS, set_audit_seq
 from shared.hashing import sha256_hex
 from shared.preprocess import NotReproducible
+from shared.queue import Publisher
 
 log = logging.getLogger(__name__)
 
@@ -54,39 +56,10 @@ _REFUSALS = (
 
 
 def run_replay(*, replay_id: uuid.UUID, context: WorkerContext) -> None:
-    settings = context.settings
-    with context.sessions.begin() as session:
-        attempt = replays.claim(session, replay_id=replay_id, lease_s=settings.job_lease_s)
-    if attempt is None:
-        log.info("replay %s is claimed or finished elsewhere: nothing to do", replay_id)
-        return
-    if attempt > settings.max_attempts:  # lost or failed on every attempt before this one
-        _finish(context, replay_id, attempt, error=_gave_up(context, replay_id, attempt - 1))
-        return
-    try:
-        outcome = _replay(replay_id=replay_id, context=context)
-        finished = _finish(context, replay_id, attempt, outcome=outcome)
-    except _REFUSALS as exc:
-        _finish(context, replay_id, attempt, error=str(exc))
-        log.warning("replay %s failed: %s", replay_id, exc)
-        return
-    except OperationalError as exc:
-        _give_back(context, replay_id, attempt, f"database error: {exc.orig!r}")
-        raise TransientError(str(exc)) from exc
-    except Exception as exc:  # a bug or a poison input: bounded attempts, then failed
-        log.exception("replay %s: unexpected error", replay_id)
-        reason = f"{type(exc).__name__}: {exc}"[:2000]
-        if attempt >= settings.max_attempts:
-            _finish(
-                context, replay_id, attempt, error=f"gave up after {attempt} attempts: {reason}"
-            )
-        else:
-            _give_back(context, replay_id, attempt, reason)
-        return
-    log.info("replay %s %s", replay_id, "succeeded" if finished else "was taken over: dropped")
+    runner.run(REPLAY, item_id=replay_id, context=context)
 
 
-def _replay(*, replay_id: uuid.UUID, context: WorkerContext) -> dict[str, Any]:
+def _replay(replay_id: uuid.UUID, context: WorkerContext) -> dict[str, Any]:
     with context.sessions() as session:
         replay = session.get(Replay, replay_id)
         assert replay is not None, "a claimed replay exists"
@@ -145,50 +118,39 @@ def _check_pinned(
         )
 
 
-def _finish(
-    context: WorkerContext,
-    replay_id: uuid.UUID,
-    attempt: int,
-    *,
-    outcome: dict[str, Any] | None = None,
-    error: str | None = None,
-) -> bool:
-    """The final status and its audit record in one transaction, if the claim is still ours."""
-    with context.sessions.begin() as session:
-        finished_at = replays.finish(
-            session, replay_id=replay_id, attempt=attempt, outcome=outcome, error=error
-        )
-        if finished_at is None:
-            return False
-        replay = session.get(Replay, replay_id)
-        assert replay is not None
-        job: ExplanationJob = replay.job
-        payload = payload_for_replay(
-            replay,
-            job,
-            model_sha256=job.prediction.model_sha256,
-            attempt=attempt,
-            finished_at=finished_at,
-            outcome=outcome,
-            error=error,
-        )
-        record = record_replay(session, payload=payload, now=finished_at)
-        replays.set_audit_seq(session, replay_id=replay_id, seq=record.seq)
-    return True
+def _archive(session: Session, replay_id: uuid.UUID, attempt: int, outcome: dict[str, Any]) -> bool:
+    """``succeeded`` with the outcome and its audit record, if the claim is still ours."""
+    if leases.succeed(session, REPLAYS, item_id=replay_id, attempt=attempt, outcome=outcome):
+        _record(session, replay_id)
+        return True
+    return False
 
 
-def _gave_up(context: WorkerContext, replay_id: uuid.UUID, attempts: int) -> str:
-    with context.sessions() as session:
-        replay = session.get(Replay, replay_id)
-        last = replay.error if replay is not None else None
-    return f"gave up after {attempts} attempts: {last or 'worker lost'}"
+def _record(session: Session, replay_id: uuid.UUID) -> None:
+    """The ``replay`` audit record of a final status, as the UPDATE left the row."""
+    replay = session.get(Replay, replay_id, populate_existing=True)
+    assert replay is not None and replay.finished_at is not None
+    job: ExplanationJob = replay.job
+    failed = replay.status is JobStatus.failed
+    payload = payload_for_replay(
+        replay,
+        job,
+        model_sha256=job.prediction.model_sha256,
+        attempt=replay.attempts,
+        finished_at=replay.finished_at,
+        outcome=replay.outcome,
+        error=replay.error if failed else None,
+    )
+    record = record_replay(session, payload=payload, now=replay.finished_at)
+    set_audit_seq(session, replay_id=replay_id, seq=record.seq)
 
 
-def _give_back(context: WorkerContext, replay_id: uuid.UUID, attempt: int, reason: str) -> None:
-    try:
-        with context.sessions.begin() as session:
-            replays.requeue(session, replay_id=replay_id, attempt=attempt, reason=reason[:2000])
-    except OperationalError:
-        log.warning(
-            "replay %s: could not give back (database down); its lease will expire", replay_id
-        )
+REPLAY: runner.Kind[dict[str, Any]] = runner.Kind(
+    name="replay",
+    table=REPLAYS,
+    publish=Publisher.publish_replays,
+    compute=_replay,
+    archive=_archive,
+    refusals=_REFUSALS,
+    on_failed=_record,
+)

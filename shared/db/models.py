@@ -179,8 +179,9 @@ class ExplanationResult(Base):
 class Replay(Base):
     """An auditor's request to recompute an archived explanation and report agreement.
 
-    Moves like a job (``queued -> running -> succeeded | failed``) by conditional UPDATEs; the
-    attempt number is the claim's token and ``started_at + job_lease_s`` its lease.
+    Leased work like a job (``queued -> running -> succeeded | failed``, by conditional
+    UPDATEs; :mod:`shared.db.leases`): the attempt number is the claim's fencing token and
+    ``lease_until`` its lease, renewed by the worker's heartbeat.
     ``succeeded`` means the replay ran: ``outcome`` says how well it agreed. A ``failed``
     replay says why in ``error`` (e.g. the served bundle's sha256 is not the pinned one).
     The final status and its ``replay`` audit record (``audit_seq``) commit together. Rows go
@@ -201,9 +202,12 @@ class Replay(Base):
     purpose: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     published_at: Mapped[datetime | None]
+    publishes: Mapped[int] = mapped_column(default=0)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
+    lease_until: Mapped[datetime | None]
+    worker: Mapped[str | None] = mapped_column(String(255))
     outcome: Mapped[dict[str, Any] | None]
     error: Mapped[str | None] = mapped_column(Text)
     audit_seq: Mapped[int | None] = mapped_column(BigInteger)

@@ -1,20 +1,24 @@
-"""The job state machine on real Postgres and on SQLite: only conditional UPDATEs move a job."""
+"""The leased-work state machine (:mod:`shared.db.leases`) on real Postgres and on SQLite, for
+both tables that use it (explanation jobs, replays): only conditional UPDATEs move a row, and
+the attempt number fences a worker that lost its lease."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db import jobs, repository
+from shared.db import jobs, leases, repository
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.migrate import upgrade
-from shared.db.models import ExplanationJob, ExplanationResult, JobStatus, Prediction
+from shared.db.models import ExplanationJob, ExplanationResult, JobStatus, Prediction, Replay
+from shared.db.replays import REPLAYS
 
 
 @pytest.fixture(params=["postgres", "sqlite"])
@@ -55,16 +59,50 @@ def new_job(sessions: sessionmaker[Session]) -> uuid.UUID:
         return job.id
 
 
-def claim(sessions: sessionmaker[Session], job_id: uuid.UUID, lease_s: float = 60) -> int | None:
+def new_replay(sessions: sessionmaker[Session]) -> uuid.UUID:
+    job_id = new_job(sessions)
     with sessions.begin() as session:
-        return jobs.claim(session, job_id=job_id, lease_s=lease_s, worker="w", device="cpu")
+        replay = Replay(job_id=job_id, requested_by="auditor", purpose="test", attempts=0)
+        session.add(replay)
+        session.flush()
+        return replay.id
+
+
+KINDS: dict[str, tuple[leases.LeasedTable, Callable[[sessionmaker[Session]], uuid.UUID]]] = {
+    "jobs": (jobs.JOBS, new_job),
+    "replays": (REPLAYS, new_replay),
+}
+
+
+@pytest.fixture(params=sorted(KINDS))
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def claim(
+    sessions: sessionmaker[Session],
+    job_id: uuid.UUID,
+    lease_s: float = 60,
+    *,
+    table: leases.LeasedTable = jobs.JOBS,
+    max_attempts: int | None = None,
+) -> int | None:
+    with sessions.begin() as session:
+        return leases.claim(
+            session, table, item_id=job_id, lease_s=lease_s, worker="w", max_attempts=max_attempts
+        )
+
+
+def row(sessions: sessionmaker[Session], item_id: uuid.UUID, table: leases.LeasedTable) -> Any:
+    with sessions() as session:
+        found = session.get(table.model, item_id)
+        assert found is not None
+        return found
 
 
 def status(sessions: sessionmaker[Session], job_id: uuid.UUID) -> ExplanationJob:
-    with sessions() as session:
-        job = session.get(ExplanationJob, job_id)
-        assert job is not None
-        return job
+    found: ExplanationJob = row(sessions, job_id, jobs.JOBS)
+    return found
 
 
 def result_for(job_id: uuid.UUID, blob: str) -> ExplanationResult:
@@ -83,18 +121,42 @@ def result_for(job_id: uuid.UUID, blob: str) -> ExplanationResult:
     )
 
 
-def test_a_job_is_claimed_once(sessions: sessionmaker[Session]) -> None:
-    job_id = new_job(sessions)
-    assert claim(sessions, job_id) == 1
-    assert claim(sessions, job_id) is None
-    assert status(sessions, job_id).status is JobStatus.running
+def test_a_row_is_claimed_once_by_a_worker(sessions: sessionmaker[Session], kind: str) -> None:
+    table, new = KINDS[kind]
+    item_id = new(sessions)
+    assert claim(sessions, item_id, table=table) == 1
+    assert claim(sessions, item_id, table=table) is None
+    claimed = row(sessions, item_id, table)
+    assert (claimed.status, claimed.worker, claimed.attempts) == (JobStatus.running, "w", 1)
+    assert claimed.lease_until > claimed.started_at
 
 
 def test_an_expired_lease_lets_another_worker_claim_and_fences_the_first(
-    sessions: sessionmaker[Session],
+    sessions: sessionmaker[Session], kind: str
 ) -> None:
+    table, new = KINDS[kind]
+    item_id = new(sessions)
+    assert claim(sessions, item_id, lease_s=-1, table=table) == 1  # lease already expired
+    assert claim(sessions, item_id, table=table) == 2
+    with sessions.begin() as session:
+        assert not leases.renew(session, table, item_id=item_id, attempt=1, lease_s=60)
+        assert leases.succeed(session, table, item_id=item_id, attempt=1) is None
+        assert leases.fail(session, table, item_id=item_id, attempt=1, reason="stale") is None
+        assert (
+            leases.give_back(
+                session, table, item_id=item_id, attempt=1, reason="stale", max_attempts=5
+            )
+            is None
+        )
+        assert leases.succeed(session, table, item_id=item_id, attempt=2) is not None
+    done = row(sessions, item_id, table)
+    assert (done.status, done.lease_until) == (JobStatus.succeeded, None)
+    assert claim(sessions, item_id, table=table) is None
+
+
+def test_a_stale_worker_archives_no_second_result(sessions: sessionmaker[Session]) -> None:
     job_id = new_job(sessions)
-    assert claim(sessions, job_id, lease_s=-1) == 1  # lease already expired
+    assert claim(sessions, job_id, lease_s=-1) == 1
     assert claim(sessions, job_id) == 2
     with sessions.begin() as session:
         blob = repository.put_blob(session, data=b"attr", media_type="application/x-npy")
@@ -109,53 +171,83 @@ def test_an_expired_lease_lets_another_worker_claim_and_fences_the_first(
         )
     assert count == 1
     assert status(sessions, job_id).status is JobStatus.succeeded
-    assert claim(sessions, job_id) is None
 
 
-def test_release_requeues_until_attempts_are_spent(sessions: sessionmaker[Session]) -> None:
-    job_id = new_job(sessions)
+def test_renewing_the_lease_keeps_the_claim(sessions: sessionmaker[Session], kind: str) -> None:
+    table, new = KINDS[kind]
+    item_id = new(sessions)
+    assert claim(sessions, item_id, lease_s=-1, table=table) == 1
+    with sessions.begin() as session:
+        assert leases.renew(session, table, item_id=item_id, attempt=1, lease_s=60)
+    assert claim(sessions, item_id, table=table) is None  # the lease runs again
+    with sessions.begin() as session:
+        assert leases.expire_leases(session, table, max_attempts=5) == leases.Expired(0, [])
+
+
+def test_giving_back_requeues_until_attempts_are_spent(
+    sessions: sessionmaker[Session], kind: str
+) -> None:
+    table, new = KINDS[kind]
+    item_id = new(sessions)
     for attempt in (1, 2):
-        assert claim(sessions, job_id) == attempt
+        assert claim(sessions, item_id, table=table) == attempt
         with sessions.begin() as session:
-            new = jobs.release(
-                session, job_id=job_id, attempt=attempt, reason="boom", max_attempts=3
+            new_status = leases.give_back(
+                session, table, item_id=item_id, attempt=attempt, reason="boom", max_attempts=3
             )
-        assert new is JobStatus.queued
-    assert claim(sessions, job_id) == 3
+        assert new_status is JobStatus.queued
+        given = row(sessions, item_id, table)
+        assert (given.published_at, getattr(given, table.error)) == (None, "boom")
+    assert claim(sessions, item_id, table=table) == 3
     with sessions.begin() as session:
         assert (
-            jobs.release(session, job_id=job_id, attempt=3, reason="boom", max_attempts=3)
+            leases.give_back(
+                session, table, item_id=item_id, attempt=3, reason="boom", max_attempts=3
+            )
             is JobStatus.failed
         )
-    job = status(sessions, job_id)
-    assert job.status is JobStatus.failed and job.last_error == "gave up after 3 attempts: boom"
+    failed = row(sessions, item_id, table)
+    assert failed.status is JobStatus.failed and failed.finished_at is not None
+    assert getattr(failed, table.error) == "gave up after 3 attempts: boom"
 
 
-def test_expire_leases_requeues_or_fails(sessions: sessionmaker[Session]) -> None:
-    lost, spent = new_job(sessions), new_job(sessions)
-    claim(sessions, lost, lease_s=-1)
+def test_expire_leases_requeues_or_fails(sessions: sessionmaker[Session], kind: str) -> None:
+    table, new = KINDS[kind]
+    lost, spent, live = new(sessions), new(sessions), new(sessions)
+    claim(sessions, lost, lease_s=-1, table=table)
+    claim(sessions, live, table=table)
     for _ in range(2):
-        claim(sessions, spent, lease_s=-1)
+        claim(sessions, spent, lease_s=-1, table=table)
+    # Spent and expired: no worker may claim it again; the sweep ends it.
+    assert claim(sessions, spent, table=table, max_attempts=2) is None
     with sessions.begin() as session:
-        requeued, failed = jobs.expire_leases(session, max_attempts=2)
-    assert (requeued, failed) >= (1, 1)
-    assert status(sessions, lost).status is JobStatus.queued
-    assert status(sessions, spent).status is JobStatus.failed
+        expired = leases.expire_leases(session, table, max_attempts=2)
+    assert spent in expired.failed and lost not in expired.failed and expired.requeued >= 1
+    requeued, failed = row(sessions, lost, table), row(sessions, spent, table)
+    assert (requeued.status, requeued.published_at) == (JobStatus.queued, None)
+    assert failed.status is JobStatus.failed
+    assert getattr(failed, table.error) == "worker lost 2 times (lease expired); gave up"
+    assert row(sessions, live, table).status is JobStatus.running
 
 
-def test_due_for_publish_waits_longer_after_each_publish(sessions: sessionmaker[Session]) -> None:
-    job_id = new_job(sessions)
+def test_due_for_publish_waits_longer_after_each_publish(
+    sessions: sessionmaker[Session], kind: str
+) -> None:
+    table, new = KINDS[kind]
+    item_id = new(sessions)
     with sessions.begin() as session:
-        assert job_id not in jobs.due_for_publish(session, grace_s=60, requeue_after_s=10)
-        assert job_id in jobs.due_for_publish(session, grace_s=0, requeue_after_s=10)
-        jobs.mark_published(session, [job_id])
+        assert item_id in leases.due_for_publish(session, table, requeue_after_s=10)
+        leases.mark_published(session, table, [item_id])
+        assert item_id not in leases.due_for_publish(session, table, requeue_after_s=10)
         for publishes in (1, 2, 3):
-            job = session.get(ExplanationJob, job_id)
-            job.publishes = publishes
+            found = session.get(table.model, item_id)
+            found.publishes = publishes
             wait = 10 * 2 ** (publishes - 1)
-            job.published_at = jobs.now() - timedelta(seconds=wait - 1)
+            found.published_at = leases.now() - timedelta(seconds=wait - 1)
             session.flush()
-            assert job_id not in jobs.due_for_publish(session, grace_s=0, requeue_after_s=10)
-            job.published_at = jobs.now() - timedelta(seconds=wait + 1)
+            assert item_id not in leases.due_for_publish(session, table, requeue_after_s=10)
+            found.published_at = leases.now() - timedelta(seconds=wait + 1)
             session.flush()
-            assert job_id in jobs.due_for_publish(session, grace_s=0, requeue_after_s=10)
+            assert item_id in leases.due_for_publish(session, table, requeue_after_s=10)
+        leases.mark_unpublished(session, table, [item_id])
+        assert item_id in leases.due_for_publish(session, table, requeue_after_s=10)

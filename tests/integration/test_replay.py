@@ -247,10 +247,12 @@ def test_the_reconciler_publishes_replays_the_broker_missed_or_a_worker_lost(
         status=JobStatus.running,
         attempts=1,
         started_at=datetime.now(UTC) - timedelta(seconds=2 * stack.settings.job_lease_s),
+        lease_until=datetime.now(UTC) - timedelta(seconds=stack.settings.job_lease_s),
     )
     publisher = Publisher(make_client(stack.settings.broker_url, timeout_s=1))
     done = reconcile_once(sessions=stack.sessions, publisher=publisher, settings=stack.settings)
-    assert (done.replays_requeued, done.replays_published) == (1, 2), done
+    replays = done.sweeps["replay"]
+    assert (replays.requeued, replays.failed, replays.published) == (1, 0, 2), done
     for replay_id in (missed, lost):
         replay = _poll(stack, f"{REPLAYS}/{replay_id}", stack.auditor)
         assert replay["status"] == "succeeded" and replay["outcome"]["exact"] is True, replay
