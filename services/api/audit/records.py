@@ -68,7 +68,7 @@ def search(session: Session, query: RecordQuery, *, case_ref_key: bytes) -> Reco
     rows = list(session.scalars(statement.limit(query.limit + 1)))
     page, more = rows[: query.limit], len(rows) > query.limit
     return RecordPage(
-        items=[RecordSummary.of(p) for p in page],
+        items=[RecordSummary.model_validate(p) for p in page],
         next_cursor=_encode(page[-1]) if more else None,
     )
 
@@ -101,18 +101,12 @@ def full_record(session: Session, prediction_id: uuid.UUID) -> FullRecord:
         .where(AuditRecord.subject_id == str(prediction_id))
         .order_by(AuditRecord.seq)
     )
-    base = f"/v1/audit/records/{prediction_id}"
     return FullRecord(
-        prediction=AuditedPrediction.of(prediction),
+        prediction=AuditedPrediction.model_validate(prediction),
         explanations=[
-            ExplanationOut.of(job) for job in sorted(prediction.jobs, key=lambda j: j.method)
+            ExplanationOut.model_validate(job)
+            for job in sorted(prediction.jobs, key=lambda j: j.method)
         ],
-        feedback=[FeedbackOut.of(f) for f in feedback],
-        chain=[ChainEntry.of(r) for r in chain],
-        links={
-            "self": base,
-            "input": f"{base}/input",
-            "report_json": f"{base}/report.json",
-            "report_pdf": f"{base}/report.pdf",
-        },
+        feedback=[FeedbackOut.model_validate(f) for f in feedback],
+        chain=[ChainEntry.model_validate(r) for r in chain],
     )

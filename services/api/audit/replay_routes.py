@@ -8,13 +8,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasPath, BaseModel, ConfigDict, Field
 
 from services.api.audit import replays
 from services.api.core.auth import PURPOSE_HEADER, AuditorDep
 from services.api.core.deps import SessionDep, StateDep
 from services.api.core.errors import problem_responses
-from shared.db.models import JobStatus, Replay
+from shared.db.models import JobStatus
 
 router = APIRouter(prefix="/v1/audit/replays", tags=["audit"])
 _POST_PROBLEMS = problem_responses(
@@ -46,27 +46,16 @@ class ReplayOut(BaseModel):
     SHA-256, ``model_sha256``, library versions, device, threads, ``compute_ms``; ``error``
     says why a ``failed`` one was refused."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
-    explanation_id: uuid.UUID
-    prediction_id: uuid.UUID
+    explanation_id: uuid.UUID = Field(validation_alias="job_id")
+    prediction_id: uuid.UUID = Field(validation_alias=AliasPath("job", "prediction_id"))
     status: JobStatus
     outcome: dict[str, Any] | None
     error: str | None
     created_at: datetime
     finished_at: datetime | None
-
-    @classmethod
-    def of(cls, replay: Replay) -> ReplayOut:
-        return cls(
-            id=replay.id,
-            explanation_id=replay.job_id,
-            prediction_id=replay.job.prediction_id,
-            status=replay.status,
-            outcome=replay.outcome,
-            error=replay.error,
-            created_at=replay.created_at,
-            finished_at=replay.finished_at,
-        )
 
 
 PurposeHeader = Annotated[str, Header(alias=PURPOSE_HEADER)]
@@ -89,9 +78,9 @@ def post_replay(
         purpose=purpose.strip(),
     )
     response.headers["Location"] = f"/v1/audit/replays/{replay.id}"
-    return ReplayOut.of(replay)
+    return ReplayOut.model_validate(replay)
 
 
 @router.get("/{replay_id}", response_model=ReplayOut, responses=_GET_PROBLEMS)
 def get_replay(replay_id: uuid.UUID, session: SessionDep, _: AuditorDep) -> ReplayOut:
-    return ReplayOut.of(replays.get_replay(session, replay_id))
+    return ReplayOut.model_validate(replays.get_replay(session, replay_id))

@@ -94,4 +94,4 @@ def _verify(
         report = audit.verify(
             session, start=start, end=end, checkpoint=checkpoint, check_blobs=check_blobs
         )
-    return VerifyOut.of(report)
+    return VerifyOut.model_validate(report)

@@ -6,12 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, computed_field
 
 from services.api.explanations.schemas import ExplanationOut
 from services.api.predictions.schemas import FeedbackOut, JobOut
-from shared.audit.verify import VerifyReport
-from shared.db.models import AuditRecord, JobStatus, Prediction
+from shared.db.models import JobStatus
 
 
 def _iso_text(value: Any) -> Any:
@@ -48,7 +47,15 @@ class RecordQuery(BaseModel):
     cursor: str | None = Field(default=None, max_length=200, description="next_cursor of a page")
 
 
+class RecordLinks(BaseModel):
+    self: str
+
+
 class RecordSummary(BaseModel):
+    """One decision in a search page: ``RecordSummary.model_validate(prediction_row)``."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     created_at: datetime
     model_name: str
@@ -57,23 +64,17 @@ class RecordSummary(BaseModel):
     label: str
     probability: float
     input_kind: str
-    explanations: list[JobOut]
-    links: dict[str, str]
+    jobs: list[JobOut] = Field(exclude=True)
 
-    @classmethod
-    def of(cls, p: Prediction) -> RecordSummary:
-        return cls(
-            id=p.id,
-            created_at=p.created_at,
-            model_name=p.model_name,
-            model_version=p.model_version,
-            model_sha256=p.model_sha256,
-            label=p.label,
-            probability=p.probability,
-            input_kind=p.input_kind,
-            explanations=[JobOut.of(job) for job in sorted(p.jobs, key=lambda j: j.method)],
-            links={"self": f"/v1/audit/records/{p.id}"},
-        )
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def explanations(self) -> list[JobOut]:
+        return sorted(self.jobs, key=lambda job: job.method)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def links(self) -> RecordLinks:
+        return RecordLinks(self=f"/v1/audit/records/{self.id}")
 
 
 class RecordPage(BaseModel):
@@ -82,6 +83,10 @@ class RecordPage(BaseModel):
 
 
 class ChainEntry(BaseModel):
+    """One audit record about a decision (its row, without the payload)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     seq: int
     kind: str
     created_at: datetime
@@ -89,19 +94,12 @@ class ChainEntry(BaseModel):
     prev_hash: str
     payload_sha256: str
 
-    @classmethod
-    def of(cls, r: AuditRecord) -> ChainEntry:
-        return cls(
-            seq=r.seq,
-            kind=r.kind,
-            created_at=r.created_at,
-            hash=r.hash,
-            prev_hash=r.prev_hash,
-            payload_sha256=r.payload_sha256,
-        )
-
 
 class AuditedPrediction(BaseModel):
+    """The prediction row as archived: ``AuditedPrediction.model_validate(prediction_row)``."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     created_at: datetime
     model_name: str
@@ -119,9 +117,12 @@ class AuditedPrediction(BaseModel):
     requested_by: str | None
     runtime_versions: dict[str, Any]
 
-    @classmethod
-    def of(cls, p: Prediction) -> AuditedPrediction:
-        return cls.model_validate(p, from_attributes=True)
+
+class FullRecordLinks(BaseModel):
+    self: str
+    input: str = Field(description="the archived raw input, as uploaded")
+    report_json: str
+    report_pdf: str
 
 
 class FullRecord(BaseModel):
@@ -131,10 +132,24 @@ class FullRecord(BaseModel):
     explanations: list[ExplanationOut]
     feedback: list[FeedbackOut]
     chain: list[ChainEntry] = Field(description="the audit records about this decision, in order")
-    links: dict[str, str]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def links(self) -> FullRecordLinks:
+        base = f"/v1/audit/records/{self.prediction.id}"
+        return FullRecordLinks(
+            self=base,
+            input=f"{base}/input",
+            report_json=f"{base}/report.json",
+            report_pdf=f"{base}/report.pdf",
+        )
 
 
 class VerifyOut(BaseModel):
+    """The outcome of a chain verification: ``VerifyOut.model_validate(report)``."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     ok: bool
     checked: int
     first_bad_seq: int | None
@@ -142,10 +157,6 @@ class VerifyOut(BaseModel):
     head_seq: int
     head_hash: str
     blobs_checked: int
-
-    @classmethod
-    def of(cls, report: VerifyReport) -> VerifyOut:
-        return cls(**report.to_dict())
 
 
 class CheckpointIn(BaseModel):

@@ -15,7 +15,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.api.core.problems import PROBLEM_REF
+from services.api.core.openapi import component_ref
+from services.api.core.problems import ProblemDetails
 from shared.audit import FeedbackError
 from shared.errors import (
     Conflict,
@@ -123,8 +124,9 @@ def problem_responses(
     """OpenAPI ``responses`` of a route: each code as problem+json referring to the one
     ``ProblemDetails`` component (``descriptions`` override the default text per code)."""
     texts = {**_DESCRIPTIONS, **(descriptions or {})}
+    schema = component_ref(ProblemDetails, mode="serialization")
     return {
-        code: {"description": texts[code], "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}}}
+        code: {"description": texts[code], "content": {PROBLEM_JSON: {"schema": schema}}}
         for code in codes
     }
 

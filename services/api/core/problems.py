@@ -3,12 +3,7 @@ component ``#/components/schemas/ProblemDetails`` that every error response refe
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, Field
-
-COMPONENTS = "#/components/schemas/{model}"
-PROBLEM_REF = {"$ref": COMPONENTS.format(model="ProblemDetails")}
 
 
 class FieldProblem(BaseModel):
@@ -26,10 +21,3 @@ class ProblemDetails(BaseModel):
     errors: list[FieldProblem] = Field(
         default_factory=list, description="one entry per offending field; absent when none"
     )
-
-
-def component_schemas() -> dict[str, dict[str, Any]]:
-    """``ProblemDetails`` and the models it nests, keyed by their component names."""
-    schema = ProblemDetails.model_json_schema(ref_template=COMPONENTS, mode="serialization")
-    nested: dict[str, dict[str, Any]] = schema.pop("$defs", {})
-    return {**nested, "ProblemDetails": schema}

@@ -41,7 +41,7 @@ def _job(session: Session, job_id: uuid.UUID, principal: Principal) -> Explanati
 def get_explanation(
     job_id: uuid.UUID, session: SessionDep, principal: CaseReaderDep
 ) -> ExplanationOut:
-    return ExplanationOut.of(_job(session, job_id, principal))
+    return ExplanationOut.model_validate(_job(session, job_id, principal))
 
 
 @router.get("/{job_id}/heatmap.png", response_class=Response, responses=_PNG)

@@ -16,6 +16,7 @@ from services.api.core import metrics
 from services.api.core.auth import CaseReaderDep, ClinicianDep, EventsReaderDep, visible_prediction
 from services.api.core.deps import AppState, SessionDep, StateDep
 from services.api.core.errors import problem_responses
+from services.api.core.openapi import component_ref
 from services.api.explanations.events import open_stream
 from services.api.explanations.watch import Jobs, JobState
 from services.api.predictions.parsing import parse_prediction_request
@@ -37,8 +38,8 @@ _REQUEST_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "multipart/form-data": {"schema": ImagePredictionForm.model_json_schema()},
-            "application/json": {"schema": TabularPredictionBody.model_json_schema()},
+            "multipart/form-data": {"schema": component_ref(ImagePredictionForm)},
+            "application/json": {"schema": component_ref(TabularPredictionBody)},
         },
     }
 }

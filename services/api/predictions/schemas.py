@@ -6,16 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 from pydantic.json_schema import SkipJsonSchema
 
-from shared.db.models import (
-    ClinicianFeedback,
-    ExplanationJob,
-    FeedbackDecision,
-    JobStatus,
-    Prediction,
-)
+from services.api.methods.schemas import ParameterOverrides
+from shared.db.models import FeedbackDecision, JobStatus
 
 
 class TabularPredictionBody(BaseModel):
@@ -26,6 +21,7 @@ class TabularPredictionBody(BaseModel):
     model: str = Field(min_length=1, max_length=64, examples=["breast-cancer-gbt"])
     version: str | None = Field(default=None, min_length=1, max_length=64)
     methods: list[str] | None = Field(default=None, max_length=16)
+    parameters: ParameterOverrides | None = None
     case_ref: str | None = Field(default=None, min_length=1, max_length=256)
     features: dict[str, Any] = Field(
         description="feature name -> number, as the manifest lists (every feature, no other)",
@@ -51,6 +47,11 @@ class ImagePredictionForm(BaseModel):
     methods: list[str] | SkipJsonSchema[None] = Field(
         default=None, description="repeat the field per method (or separate them by commas)"
     )
+    parameters: str | SkipJsonSchema[None] = Field(
+        default=None,
+        description="JSON object {method: {name: value}} over the bundle's parameters, e.g. "
+        '{"integrated_gradients": {"n_steps": 64}} (see GET /v1/methods)',
+    )
     case_ref: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=256)
 
 
@@ -66,50 +67,95 @@ class DiagnosisOut(BaseModel):
     probabilities: dict[str, float]
 
 
+class InputRef(BaseModel):
+    """The archived input of a prediction and how it was brought to the model."""
+
+    kind: str = Field(description="image or tabular")
+    media_type: str
+    sha256: str = Field(description="SHA-256 of the archived raw input")
+    tensor_sha256: str = Field(description="SHA-256 of the model input (``.npy``)")
+    preprocessing: dict[str, Any] = Field(description="the recorded preprocessing steps")
+
+
+class JobLinks(BaseModel):
+    self: str
+
+
 class JobOut(BaseModel):
+    """An explanation job as listed with its prediction (built from the ORM row)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     method: str
     status: JobStatus
-    links: dict[str, str]
 
-    @classmethod
-    def of(cls, job: ExplanationJob) -> JobOut:
-        return cls(
-            id=job.id,
-            method=job.method,
-            status=job.status,
-            links={"self": f"/v1/explanations/{job.id}"},
-        )
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def links(self) -> JobLinks:
+        return JobLinks(self=f"/v1/explanations/{self.id}")
+
+
+class PredictionLinks(BaseModel):
+    self: str
+    events: str = Field(description="Server-Sent Events of the explanation jobs")
 
 
 class PredictionOut(BaseModel):
+    """A prediction as the API returns it: ``PredictionOut.model_validate(row)``. The row's
+    columns below marked ``exclude`` are read from the ORM row and sent nested (``diagnosis``,
+    ``model``, ``input``)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     created_at: datetime
-    diagnosis: DiagnosisOut
-    model: ModelRef
-    input: dict[str, Any]
-    explanations: list[JobOut]
-    links: dict[str, str]
+    label: str = Field(exclude=True)
+    probability: float = Field(exclude=True)
+    probabilities: dict[str, float] = Field(exclude=True)
+    model_name: str = Field(exclude=True)
+    model_version: str = Field(exclude=True)
+    model_sha256: str = Field(exclude=True)
+    input_kind: str = Field(exclude=True)
+    input_media_type: str = Field(exclude=True)
+    input_sha256: str = Field(exclude=True)
+    tensor_sha256: str = Field(exclude=True)
+    preprocessing: dict[str, Any] = Field(exclude=True)
+    jobs: list[JobOut] = Field(exclude=True)
 
-    @classmethod
-    def of(cls, p: Prediction) -> PredictionOut:
-        return cls(
-            id=p.id,
-            created_at=p.created_at,
-            diagnosis=DiagnosisOut(
-                label=p.label, probability=p.probability, probabilities=p.probabilities
-            ),
-            model=ModelRef(name=p.model_name, version=p.model_version, sha256=p.model_sha256),
-            input={
-                "kind": p.input_kind,
-                "media_type": p.input_media_type,
-                "sha256": p.input_sha256,
-                "tensor_sha256": p.tensor_sha256,
-                "preprocessing": p.preprocessing,
-            },
-            explanations=[JobOut.of(job) for job in sorted(p.jobs, key=lambda j: j.method)],
-            links={"self": f"/v1/predictions/{p.id}", "events": f"/v1/predictions/{p.id}/events"},
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def diagnosis(self) -> DiagnosisOut:
+        return DiagnosisOut(
+            label=self.label, probability=self.probability, probabilities=self.probabilities
         )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def model(self) -> ModelRef:
+        return ModelRef(name=self.model_name, version=self.model_version, sha256=self.model_sha256)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def input(self) -> InputRef:
+        return InputRef(
+            kind=self.input_kind,
+            media_type=self.input_media_type,
+            sha256=self.input_sha256,
+            tensor_sha256=self.tensor_sha256,
+            preprocessing=self.preprocessing,
+        )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def explanations(self) -> list[JobOut]:
+        return sorted(self.jobs, key=lambda job: job.method)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def links(self) -> PredictionLinks:
+        base = f"/v1/predictions/{self.id}"
+        return PredictionLinks(self=base, events=f"{base}/events")
 
 
 class FeedbackIn(BaseModel):
@@ -123,24 +169,15 @@ class FeedbackIn(BaseModel):
 
 
 class FeedbackOut(BaseModel):
+    """A clinician's feedback entry: ``FeedbackOut.model_validate(row)``."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     prediction_id: uuid.UUID
-    clinician_token_id: uuid.UUID
+    clinician_token_id: uuid.UUID = Field(validation_alias="token_id")
     decision: FeedbackDecision
     corrected_label: str | None
     reason: str | None
     created_at: datetime
     audit_seq: int
-
-    @classmethod
-    def of(cls, f: ClinicianFeedback) -> FeedbackOut:
-        return cls(
-            id=f.id,
-            prediction_id=f.prediction_id,
-            clinician_token_id=f.token_id,
-            decision=f.decision,
-            corrected_label=f.corrected_label,
-            reason=f.reason,
-            created_at=f.created_at,
-            audit_seq=f.audit_seq,
-        )
