@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.core.runtime import ModelRuntime
 from services.api.explanations.watch import JobWatch
+from services.api.models.summary import SummaryCache
 from shared.bundles.registry import Registry
 from shared.queue import Publisher
 from shared.settings import Settings
@@ -25,6 +26,7 @@ class AppState:
     runtime: ModelRuntime
     publisher: Publisher
     job_watch: JobWatch
+    summaries: SummaryCache
 
 
 def get_state(request: Request) -> AppState:

@@ -11,7 +11,6 @@ from services.api.core.deps import SessionDep, StateDep
 from services.api.core.errors import problem_responses
 from services.api.core.openapi import file_response
 from services.api.models.schemas import ModelOut
-from services.api.models.summary import model_summary_png
 from shared.methods import supported_methods
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -61,7 +60,7 @@ def get_summary(
     kind: Literal["beeswarm", "bar"] = "beeswarm",
 ) -> Response:
     """Global SHAP summary of a tabular model over its archived explanations (auditors, ops)."""
-    png = model_summary_png(
+    png = state.summaries.png(
         session, state.registry, name=name, version=version, method=method, kind=kind
     )
     return Response(png, media_type="image/png")
