@@ -72,7 +72,8 @@ endif
 # fits (`make lock UPGRADE=1` takes the newest releases). pip's own configuration is ignored so
 # only PyPI (and, for the CPU torch wheel, TORCH_WHEELS) is asked.
 UPGRADE ?= 0
-COMPILE := env -u PIP_FIND_LINKS -u PIP_CONSTRAINT PIP_CONFIG_FILE=/dev/null $(BIN)/pip-compile -q \
+COMPILE := env -u PIP_FIND_LINKS -u PIP_CONSTRAINT PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make lock" \
+	$(BIN)/pip-compile -q \
 	--generate-hashes --strip-extras --no-emit-find-links -c requirements/constraints.txt \
 	$(if $(filter 1,$(UPGRADE)),--upgrade)
 lock:
