@@ -12,21 +12,24 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
+from services.api.methods.schemas import ParameterOverrides
 from services.api.predictions.schemas import TabularPredictionBody
 from services.api.predictions.service import PredictionRequest
 from shared.bundles.manifest import ImageInput, TabularInput
 from shared.bundles.registry import Registry
+from shared.errors import FieldError
 from shared.preprocess.errors import InputError, UnsupportedInput
 from shared.preprocess.image import prepare_image
 from shared.preprocess.tabular import prepare_tabular
 
 MAX_FORM_FIELDS = 32
-_KNOWN_FIELDS = {"file", "model", "version", "methods", "case_ref"}
+_KNOWN_FIELDS = {"file", "model", "version", "methods", "parameters", "case_ref"}
+_OVERRIDES: TypeAdapter[dict[str, dict[str, Any]]] = TypeAdapter(ParameterOverrides)
 
 
 @dataclass(frozen=True)
@@ -58,11 +61,7 @@ def _from_json(body: bytes, registry: Registry, key: str | None) -> PredictionRe
     try:
         parsed = TabularPredictionBody.model_validate(payload)
     except ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "body", "reason": e["msg"]}
-            for e in exc.errors()
-        ]
-        raise InputError.of(errors) from None
+        raise InputError.of(_field_errors(exc)) from None
     bundle = registry.get(parsed.model, parsed.version)
     spec = bundle.manifest.input
     if not isinstance(spec, TabularInput):
@@ -71,6 +70,7 @@ def _from_json(body: bytes, registry: Registry, key: str | None) -> PredictionRe
         bundle=bundle,
         prepared=prepare_tabular(parsed.features, spec),
         methods=parsed.methods,
+        parameters=parsed.parameters or {},
         case_ref=parsed.case_ref,
         idempotency_key=key,
     )
@@ -107,9 +107,31 @@ def _from_form(
         bundle=bundle,
         prepared=prepare_image(form.data, spec, max_pixels=max_pixels),
         methods=[m for m in methods if m] if "methods" in fields else None,
+        parameters=_form_parameters(_single(fields, "parameters", required=False)),
         case_ref=_single(fields, "case_ref", required=False),
         idempotency_key=key,
     )
+
+
+def _form_parameters(text: str | None) -> dict[str, dict[str, Any]]:
+    """The ``parameters`` form field: a JSON object ``{method: {name: value}}``."""
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise InputError.field("parameters", f"invalid JSON: {str(exc)[:200]}") from None
+    try:
+        return _OVERRIDES.validate_python(value)
+    except ValidationError as exc:
+        raise InputError.of(_field_errors(exc, "parameters")) from None
+
+
+def _field_errors(exc: ValidationError, *prefix: str) -> list[FieldError]:
+    return [
+        FieldError(field=".".join([*prefix, *map(str, e["loc"])]) or "body", reason=e["msg"])
+        for e in exc.errors()
+    ]
 
 
 def _text_fields(items: list[tuple[str, Any]]) -> dict[str, list[str]]:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,8 +22,9 @@ from shared import audit
 from shared.bundles.registry import Bundle
 from shared.db import jobs, repository
 from shared.db.models import ExplanationJob, JobStatus, Prediction
+from shared.errors import MAX_FIELD_NAME, FieldError
 from shared.hashing import canonical_json, pseudonymise, sha256_hex
-from shared.methods import supported_methods
+from shared.methods import ParameterError, job_parameters, supported_methods
 from shared.preprocess.errors import InputError
 from shared.preprocess.prepared import PreparedInput
 from shared.versions import package_versions
@@ -35,6 +38,8 @@ class PredictionRequest:
     case_ref: str | None
     idempotency_key: str | None
     requested_by: str | None = None
+    parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Per-method overrides of the bundle's parameters, as the request gave them."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,21 @@ def resolve_methods(bundle: Bundle, requested: list[str] | None) -> list[str]:
     return list(dict.fromkeys(requested))
 
 
+def resolve_parameters(
+    bundle: Bundle, methods: list[str], overrides: Mapping[str, Mapping[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Each method's parameters as its job records them: the method's defaults, the bundle's,
+    then the request's ``overrides``; refused ones are a 422 naming ``parameters.<method>.<name>``.
+    """
+    try:
+        resolved = job_parameters(bundle.manifest, methods, overrides)
+    except ParameterError as exc:
+        raise InputError.of(
+            [FieldError(field=p.field[:MAX_FIELD_NAME], reason=p.reason) for p in exc.problems]
+        ) from None
+    return {name: parameters.recorded() for name, parameters in resolved.items()}
+
+
 def runtime_versions() -> dict[str, str]:
     return package_versions("onnxruntime", "numpy", "pillow", "pydicom")
 
@@ -71,18 +91,18 @@ def create_prediction(
 ) -> PredictionOutcome:
     bundle, prepared = request.bundle, request.prepared
     methods = resolve_methods(bundle, request.methods)
+    parameters = resolve_parameters(bundle, methods, request.parameters)
     case_hmac = pseudonymise(request.case_ref, key=case_ref_key) if request.case_ref else None
-    fingerprint = sha256_hex(
-        canonical_json(
-            {
-                "model": [bundle.name, bundle.version, bundle.sha256],
-                "input": sha256_hex(prepared.raw),
-                "methods": methods,
-                "case": case_hmac,
-                "by": request.requested_by,
-            }
-        )
-    )
+    asked: dict[str, Any] = {
+        "model": [bundle.name, bundle.version, bundle.sha256],
+        "input": sha256_hex(prepared.raw),
+        "methods": methods,
+        "case": case_hmac,
+        "by": request.requested_by,
+    }
+    if request.parameters:  # requests without overrides keep their earlier fingerprint
+        asked["parameters"] = request.parameters
+    fingerprint = sha256_hex(canonical_json(asked))
     if request.idempotency_key:
         with sessions() as session:
             existing = repository.find_by_idempotency_key(session, request.idempotency_key)
@@ -92,7 +112,6 @@ def create_prediction(
     started = time.perf_counter()
     diagnosis = runtime.diagnose(bundle, prepared.tensor)
     inferred = time.perf_counter()
-    parameters = bundle.manifest.explanations.parameters
     now = jobs.now()
     with sessions() as session:
         try:
@@ -120,7 +139,7 @@ def create_prediction(
                     ExplanationJob(
                         id=uuid.uuid4(),
                         method=method,
-                        parameters=dict(parameters.get(method, {})),
+                        parameters=parameters[method],
                         target=diagnosis.target,
                         seed=secrets.randbelow(2**31),
                         status=JobStatus.queued,
@@ -149,6 +168,6 @@ def _replay(existing: Prediction, fingerprint: str) -> PredictionOutcome:
     if existing.request_fingerprint != fingerprint:
         raise InputError.field(
             "Idempotency-Key",
-            "already used for a different request (model, input, methods or requester)",
+            "already used for a different request (model, input, methods, parameters or requester)",
         )
     return PredictionOutcome(prediction=existing, replayed=True)
