@@ -83,3 +83,53 @@ def test_method_support_follows_the_manifest() -> None:
     assert "gradcam" not in supported_methods(manifest())
     assert "gradcam" in supported_methods(manifest(explanations={"gradcam_layer": "/conv/Conv"}))
     assert "tree_shap" not in supported_methods(manifest())
+
+
+@pytest.mark.parametrize(
+    ("explanations", "problem"),
+    [
+        (
+            {"parameters": {"integrated_gradients": {"n_steps": 2048}}},
+            "explanations.parameters.integrated_gradients.n_steps: must be ≤ 1024",
+        ),
+        (
+            {"parameters": {"smoothgrad": {"stdevs": -0.5}}},
+            "explanations.parameters.smoothgrad.stdevs: must be ≥ 0",
+        ),
+        (
+            {"parameters": {"saliency": {"absolute": True}}},
+            "explanations.parameters.saliency.absolute: unknown parameter; known: abs",
+        ),
+        (
+            {"parameters": {"lime": {}}},
+            "explanations.parameters.lime: unknown method",
+        ),
+        (
+            {"default_methods": ["integrated_gradient"]},
+            "explanations.default_methods.integrated_gradient: unknown method",
+        ),
+    ],
+)
+def test_a_bundle_whose_method_parameters_are_refused_is_not_loaded(
+    tmp_path: Path, explanations: dict[str, object], problem: str
+) -> None:
+    folder = put(tmp_path, manifest(explanations=explanations))
+    with pytest.raises(BundleError) as refused:
+        Registry.scan(tmp_path)
+    assert str(refused.value).startswith(f"{folder / 'manifest.json'}: {problem}")
+
+
+def test_a_bundles_method_parameters_are_merged_over_the_defaults(tmp_path: Path) -> None:
+    from shared.methods import METHODS
+
+    m = manifest(
+        explanations={
+            "baseline": "blur",
+            "parameters": {"integrated_gradients": {"n_steps": 64}},
+        }
+    )
+    put(tmp_path, m)
+    bundle = Registry.scan(tmp_path).get("m")
+    given = bundle.manifest.explanations.parameters["integrated_gradients"]
+    resolved = METHODS["integrated_gradients"].resolve(bundle.manifest, given)
+    assert (resolved.n_steps, resolved.baseline) == (64, "blur")  # type: ignore[attr-defined]
