@@ -29,7 +29,7 @@ import io
 from functools import cache
 from typing import Any
 
-from shared.preprocess.dicom import read_dicom
+from shared.preprocess.dicom import check_pixel_bytes, read_dicom
 from shared.preprocess.errors import InputError
 
 PROFILE = "DICOM PS3.15 Annex E Basic Application Level Confidentiality Profile"
@@ -37,6 +37,7 @@ METHOD = "PS3.15 E.1 Basic Profile, allow-list (xai-stack)"  # LO: at most 64 ch
 _BASIC_PROFILE_CODE = ("113100", "DCM", "Basic Application Confidentiality Profile")
 _UID_DOMAIN = b"xai-stack de-identified UID\0"
 _PLACEHOLDER_UID = "2.25.0"
+BUFFERED_PIXEL_BYTES = 1024 * 1024
 
 _KEPT = (
     # the object's class and coded description
@@ -81,8 +82,8 @@ def deidentify(data: bytes) -> tuple[bytes, dict[str, Any]]:
     try:
         target, kept = _rebuild(source)
         uids = [k for k in (*_REPLACED_UIDS, *_REPLACED_IF_PRESENT) if k in target]
-        placeholder = _write(target)
-        digest = hashlib.sha256(_UID_DOMAIN + placeholder).digest()
+        check_pixel_bytes(source)  # before any copy of the pixels is written
+        digest = _digest(target)
         for keyword in uids:
             setattr(target, keyword, _derived_uid(digest, keyword))
         target.file_meta.MediaStorageSOPInstanceUID = target.SOPInstanceUID
@@ -117,6 +118,7 @@ def _rebuild(source: Any) -> tuple[Any, int]:
         if tag in source:
             target[tag] = source.get_item(tag)
             kept += 1
+    _buffer_native_pixels(target)
     for keyword, item_keywords in _LUT_SEQUENCES.items():
         if keyword in source:
             items = [_copy(item, _tags(item_keywords)) for item in source[keyword].value]
@@ -140,6 +142,21 @@ def _rebuild(source: Any) -> tuple[Any, int]:
     # no Specific Character Set is kept: every value left is ASCII (CS, DS, IS, UI, binary)
     target.set_original_encoding(*_read_encoding(source), default_encoding)
     return target, kept
+
+
+def _buffer_native_pixels(target: Any) -> None:
+    """Native (uncompressed) pixel data written from a buffer: pydicom then copies it to the
+    file in chunks, rather than encoding the whole value into a buffer first (a copy each)."""
+    from pydicom.dataelem import DataElement
+
+    if "PixelData" not in target:
+        return
+    element = target["PixelData"]  # raw -> element, VR resolved from the pixel description
+    value = element.value
+    if element.is_undefined_length or not isinstance(value, bytes):  # encapsulated
+        return
+    if len(value) >= BUFFERED_PIXEL_BYTES:
+        target["PixelData"] = DataElement(0x7FE00010, element.VR, io.BytesIO(value))
 
 
 def _sop_class(source: Any) -> Any:
@@ -183,11 +200,15 @@ def _read_encoding(source: Any) -> tuple[bool, bool]:
 
 
 def _transfer_syntax(source: Any) -> Any:
-    """The file's transfer syntax; if its meta names none, the one it was actually read with."""
+    """The file's transfer syntax; if its meta names none, the one it was actually read with.
+    A deflated dataset is stored inflated (Explicit VR Little Endian, the syntax deflate wraps):
+    pydicom would otherwise hold the whole dataset twice, encoded and compressed, to write it."""
     from pydicom import uid
 
     meta = getattr(source, "file_meta", None)
     declared = meta.get("TransferSyntaxUID") if meta is not None else None
+    if declared == uid.DeflatedExplicitVRLittleEndian:
+        return uid.ExplicitVRLittleEndian
     if declared and uid.UID(declared).is_valid:
         return declared
     implicit, little = _read_encoding(source)
@@ -200,6 +221,34 @@ def _write(dataset: Any) -> bytes:
     buffer = io.BytesIO()
     dataset.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
+
+
+class _Sha256Sink:
+    """A write-only file that keeps only the SHA-256 of what is written to it."""
+
+    def __init__(self, prefix: bytes) -> None:
+        self.hash = hashlib.sha256(prefix)
+        self.written = 0
+
+    def write(self, data: bytes) -> int:
+        self.hash.update(data)
+        self.written += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.written
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if (offset, whence) not in ((self.written, 0), (0, 1), (0, 2)):
+            raise io.UnsupportedOperation("a SHA-256 sink only appends")
+        return self.written
+
+
+def _digest(dataset: Any) -> bytes:
+    """SHA-256 of the domain prefix and the file ``dataset`` makes, without holding the file."""
+    sink = _Sha256Sink(_UID_DOMAIN)
+    dataset.save_as(sink, enforce_file_format=True)
+    return sink.hash.digest()
 
 
 def _derived_uid(digest: bytes, keyword: str) -> str:

@@ -118,3 +118,82 @@ def _encoded(text: str) -> list[bytes]:
         except UnicodeEncodeError:  # e.g. "Ü" has no ASCII form
             continue
     return forms
+
+
+def canary_png(label: str) -> tuple[bytes, list[str]]:
+    """A radiograph PNG carrying canaries in every text place PNG has: tEXt, zTXt, iTXt (plain
+    and compressed, with a translated keyword), XMP (iTXt XML:com.adobe.xmp) and eXIf."""
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    canaries = [f"XQZ{label}{code}" for code in ("PNAME", "ZTXT", "ITXT", "ITXTZ", "XMP", "EXIF")]
+    info = PngInfo()
+    info.add_text("PatientName", canaries[0])
+    info.add_text("Comment", canaries[1], zip=True)
+    info.add_itxt("Description", canaries[2], lang="en", tkey="Beschreibung")
+    info.add_itxt("Author", canaries[3], zip=True)
+    info.add_itxt("XML:com.adobe.xmp", _xmp(canaries[4]))
+    image = Image.fromarray((inputs.radiograph(64) * 255).astype("uint8"))
+    data = inputs.png_bytes(image, pnginfo=info, exif=_exif(canaries[5]))
+    assert all(c.encode() in data or _in_zlib(data, c) for c in canaries), (
+        "the canaries are planted"
+    )
+    return data, canaries
+
+
+def canary_jpeg(label: str) -> tuple[bytes, list[str]]:
+    """A radiograph JPEG carrying canaries in EXIF (APP1), XMP (APP1) and a comment (COM)."""
+    from PIL import Image
+
+    canaries = [f"XQZ{label}{code}" for code in ("EXIF", "XMP", "COM")]
+    image = Image.fromarray((inputs.radiograph(64) * 255).astype("uint8"))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=_exif(canaries[0]), xmp=_xmp(canaries[1]).encode(),
+               comment=canaries[2])  # fmt: skip
+    data = buffer.getvalue()
+    assert all(c.encode() in data for c in canaries), "the canaries are planted"
+    return data, canaries
+
+
+def _exif(text: str) -> bytes:
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x013B] = text  # Artist
+    exif[0x010E] = f"{text} Ünïcødé"  # ImageDescription
+    return exif.tobytes()
+
+
+def _xmp(text: str) -> str:
+    return (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-'
+        f'syntax-ns#"><rdf:Description dc:creator="{text}" xmlns:dc="http://purl.org/dc/elements/'
+        '1.1/"/></rdf:RDF></x:xmpmeta>'
+    )
+
+
+def _in_zlib(data: bytes, text: str) -> bool:
+    """Whether ``text`` is in a compressed (zTXt or compressed iTXt) chunk of the PNG ``data``."""
+    import struct
+    import zlib
+
+    offset = 8
+    while offset + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        body = data[offset + 8 : offset + 8 + length]
+        if kind in (b"zTXt", b"iTXt"):
+            for start in range(len(body)):
+                try:
+                    if text.encode() in zlib.decompress(body[start:]):
+                        return True
+                except zlib.error:
+                    continue
+        offset += 12 + length
+    return False
+
+
+def assert_no_canary_in_png(data: bytes, canaries: list[str]) -> None:
+    """No canary in the PNG ``data``, as written or inside any compressed text chunk."""
+    assert_no_canary(data, canaries)
+    found = [c for c in canaries if _in_zlib(data, c)]
+    assert not found, f"identifiers survive compressed in the stored PNG: {found}"

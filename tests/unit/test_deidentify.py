@@ -1,16 +1,19 @@
-"""De-identification of stored DICOM (PS3.15 Annex E, Basic Profile): canary identifiers in
-every kind of place a DICOM file can hold one (plain tags, nested sequences, private tags and
+"""De-identification of stored inputs. DICOM (PS3.15 Annex E, Basic Profile): canary identifiers
+in every kind of place a DICOM file can hold one (plain tags, nested sequences, private tags and
 sequences, overlays, LUT explanations, file meta, UIDs) never reach the stored bytes, and the
-stored file decodes to exactly the tensor the original does."""
+stored file decodes to exactly the tensor the original does. PNG and JPEG: no text chunk, EXIF,
+XMP, ICC profile or comment is stored; the stored PNG holds the decoded pixels losslessly."""
 
 from __future__ import annotations
 
 import io
 import json
+import struct
 from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from shared.bundles.manifest import ImageInput, Manifest, Output
 from shared.hashing import sha256_hex
@@ -19,7 +22,14 @@ from shared.preprocess.deidentify import deidentify
 from shared.preprocess.dicom import decode_dicom
 from shared.preprocess.image import prepare_image
 from tests.support import inputs
-from tests.support.canaries import ORIGINAL_UIDS, assert_no_canary, canary_dicom
+from tests.support.canaries import (
+    ORIGINAL_UIDS,
+    assert_no_canary,
+    assert_no_canary_in_png,
+    canary_dicom,
+    canary_jpeg,
+    canary_png,
+)
 
 GRAY = ImageInput(height=32, width=32, channels=1, mean=(0.5,), std=(0.25,))
 RGB = ImageInput(height=32, width=32, channels=3, mean=(0.5,) * 3, std=(0.25,) * 3)
@@ -132,3 +142,45 @@ def _manifest(spec: ImageInput) -> Manifest:
         input=spec,
         output=Output(name="logits", kind="logits", labels=("a", "b")),
     )
+
+
+@pytest.mark.parametrize("kind", ["png", "jpeg"])
+def test_no_png_text_chunk_or_jpeg_exif_xmp_comment_reaches_the_stored_bytes(kind: str) -> None:
+    original, canaries = (canary_png if kind == "png" else canary_jpeg)("G")
+    prepared = prepare_image(original, GRAY, max_pixels=PIXELS)
+    assert prepared.media_type == "image/png"
+    assert_no_canary_in_png(prepared.raw, canaries)
+    assert _png_chunks(prepared.raw) == [b"IHDR", b"IDAT", b"IEND"]
+    stored = Image.open(io.BytesIO(prepared.raw))
+    assert not stored.info and not stored.getexif()
+    decoded = np.asarray(Image.open(io.BytesIO(original)).convert("L"))
+    np.testing.assert_array_equal(np.asarray(stored), decoded)  # lossless, JPEG included
+    digest = sha256_hex(prepared.tensor_npy())
+    manifest = _manifest(GRAY)
+    reproduced = reproduce_tensor(prepared.raw, manifest, expected_sha256=digest, max_pixels=PIXELS)
+    np.testing.assert_array_equal(reproduced, prepared.tensor)
+    assert prepare_image(prepared.raw, GRAY, max_pixels=PIXELS).raw == prepared.raw  # fixed point
+
+
+def test_a_png_keeps_its_palette_and_transparency_and_nothing_else() -> None:
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("PatientID", "XQZHPID")
+    image = Image.fromarray((inputs.radiograph(64) * 255).astype(np.uint8)).convert("P")
+    original = inputs.png_bytes(image, pnginfo=info, transparency=0, icc_profile=b"XQZHICC" * 8,
+                                dpi=(300, 300))  # fmt: skip
+    prepared = prepare_image(original, RGB, max_pixels=PIXELS)
+    assert _png_chunks(prepared.raw) == [b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND"]
+    assert_no_canary_in_png(prepared.raw, ["XQZHPID", "XQZHICC"])
+    before = prepare_image(inputs.png_bytes(image, transparency=0), RGB, max_pixels=PIXELS)
+    np.testing.assert_array_equal(prepared.tensor, before.tensor)
+
+
+def _png_chunks(data: bytes) -> list[bytes]:
+    offset, kinds = 8, []
+    while offset < len(data):
+        length, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        kinds.append(kind)
+        offset += 12 + length
+    return kinds

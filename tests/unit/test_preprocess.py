@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 from PIL import Image
 
+from bench import decode_memory
 from shared.bundles.manifest import Feature, ImageInput, TabularInput
+from shared.preprocess import png as png_module
 from shared.preprocess.deidentify import deidentify
 from shared.preprocess.dicom import sanitize_preamble
 from shared.preprocess.errors import MAX_REPORTED, InputError, UnsupportedInput
@@ -147,3 +151,100 @@ def test_a_flood_of_errors_is_reported_capped() -> None:
     assert len(caught.value.errors) == MAX_REPORTED
     assert caught.value.detail.endswith(f"and {502 - MAX_REPORTED} more")
     assert InputError.field("y" * 5000, "unknown").errors[0]["field"].endswith("…")
+
+
+def _filtered_png(raw: np.ndarray, bpp: int, *, bit_depth: int, colour_type: int,
+                  extra: tuple[tuple[bytes, bytes], ...] = ()) -> bytes:  # fmt: skip
+    """A PNG of the unfiltered rows ``raw`` (uint8, one row of bytes each), each row filtered
+    with filter ``y % 5`` (None, Sub, Up, Average, Paeth)."""
+    rows = raw.astype(np.int16)
+    above = np.vstack([np.zeros_like(rows[:1]), rows[:-1]])
+    left = np.hstack([np.zeros_like(rows[:, :bpp]), rows[:, :-bpp]])
+    upper_left = np.hstack([np.zeros_like(above[:, :bpp]), above[:, :-bpp]])
+    estimate = left + above - upper_left
+    pa, pb, pc = np.abs(estimate - left), np.abs(estimate - above), np.abs(estimate - upper_left)
+    paeth = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, above, upper_left))
+    predictions = [0 * rows, left, above, (left + above) // 2, paeth]
+    filters = np.arange(len(rows)) % 5
+    filtered = np.stack([(rows[y] - predictions[f][y]) % 256 for y, f in enumerate(filters)])
+    body = np.hstack([filters[:, None], filtered]).astype(np.uint8).tobytes()
+    header = struct.pack(">IIBBBBB", raw.shape[1] * 8 // (bit_depth * _CHANNELS[colour_type]),
+                         len(raw), bit_depth, colour_type, 0, 0, 0)  # fmt: skip
+    chunks = [(b"IHDR", header), *extra, (b"IDAT", zlib.compress(body)), (b"IEND", b"")]
+    return png_module.SIGNATURE + b"".join(
+        struct.pack(">I", len(b)) + k + b + struct.pack(">I", zlib.crc32(k + b)) for k, b in chunks
+    )
+
+
+_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+
+
+@pytest.mark.parametrize(
+    ("bit_depth", "colour_type"),
+    [(16, 6), (16, 2), (16, 4), (16, 0), (8, 6), (8, 2), (8, 4), (8, 0), (4, 3), (2, 0), (1, 0)],
+)
+def test_png_strips_decode_to_what_pillow_decodes_for_every_filter(
+    bit_depth: int, colour_type: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(bit_depth * 10 + colour_type)
+    width, height = 37, 53
+    row_bytes = (width * _CHANNELS[colour_type] * bit_depth + 7) // 8
+    raw = rng.integers(0, 256, (height, row_bytes), dtype=np.uint8)
+    if row_bytes * 8 != width * _CHANNELS[colour_type] * bit_depth:
+        raw[:, -1] &= 0xFF << (row_bytes * 8 - width * _CHANNELS[colour_type] * bit_depth) & 0xFF
+    bpp = max(1, _CHANNELS[colour_type] * bit_depth // 8)
+    palette = ((b"PLTE", rng.integers(0, 256, 48, dtype=np.uint8).tobytes()),)
+    data = _filtered_png(raw, bpp, bit_depth=bit_depth, colour_type=colour_type,
+                         extra=palette if colour_type == 3 else ())  # fmt: skip
+    monkeypatch.setattr(png_module, "STRIP_BYTES", 5 * row_bytes)  # strips of 4 rows
+    layout = png_module.layout(data)
+    strips = list(png_module.strips(data, layout))
+    assert len(strips) == 14
+    whole = Image.open(io.BytesIO(data))
+    whole.load()
+    assert {s.mode for s in strips} == {whole.mode}
+    np.testing.assert_array_equal(np.concatenate([np.asarray(s) for s in strips]), whole)
+
+
+def test_a_png_is_stored_with_its_pixels_and_no_trailing_data() -> None:
+    image = inputs.png_bytes(Image.fromarray((inputs.radiograph(64) * 255).astype(np.uint8)))
+    layout = png_module.layout(image)
+    start, end = layout.idat[0]
+    inflated = zlib.decompress(image[start:end])
+    idat = zlib.compress(inflated + b"XQZ hidden after the rows")
+    sneaky = (image[: start - 8] + struct.pack(">I", len(idat)) + b"IDAT" + idat
+              + struct.pack(">I", zlib.crc32(b"IDAT" + idat)) + image[end + 4 :])  # fmt: skip
+    stored = prepare_image(sneaky, GRAY, max_pixels=10**6).raw
+    stored_layout = png_module.layout(stored)
+    assert zlib.decompress(stored[slice(*stored_layout.idat[0])]) == inflated
+
+
+def test_what_must_be_decoded_whole_is_refused_over_its_allowance() -> None:
+    with pytest.raises(InputError, match="progressive JPEG of 6300x6300 needs 114 MiB"):
+        prepare_image(decode_memory.jpeg_zeros(6300, progressive=True), RGB, max_pixels=10**8)
+    interlaced = decode_memory.png_zeros(2100, 2100, interlaced=True)
+    with pytest.raises(InputError, match="interlaced or EXIF-rotated PNG is decoded as a whole"):
+        prepare_image(interlaced, RGB, max_pixels=10**8)
+    with pytest.raises(InputError, match="deflated DICOM dataset inflates to over 21 MiB"):
+        prepare_image(decode_memory.dicom_zeros(3400), GRAY, max_pixels=10**8)
+    with pytest.raises(InputError, match="DICOM pixel data decodes to 21 MiB"):
+        prepare_image(decode_memory.dicom_zeros(3300, deflated=False), GRAY, max_pixels=10**8)
+
+
+def test_an_exif_rotated_png_is_stored_upright() -> None:
+    image = Image.fromarray((inputs.radiograph(64)[:, :40] * 255).astype(np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to view
+    prepared = prepare_image(inputs.png_bytes(image, exif=exif.tobytes()), GRAY, max_pixels=10**6)
+    assert prepared.steps["exif_orientation"] == "applied"
+    stored = Image.open(io.BytesIO(prepared.raw))
+    assert stored.size == (64, 40) and not stored.getexif()
+    np.testing.assert_array_equal(stored, image.transpose(Image.Transpose.ROTATE_270))
+
+
+@pytest.mark.parametrize("kind", list(decode_memory.KINDS))
+def test_decoding_a_hostile_upload_takes_at_most_64_mib(kind: str) -> None:
+    """In a fresh process, per kind (see bench.decode_memory): the peak RSS above the RSS
+    before preparing the upload."""
+    result = decode_memory.measure(kind)
+    assert float(result["peak_mib"]) <= decode_memory.CEILING_MIB, result  # type: ignore[arg-type]
