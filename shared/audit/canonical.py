@@ -1,4 +1,5 @@
-"""Canonical JSON for audit payloads: one value, one byte string, on every machine.
+"""Canonical JSON of version-1 audit payloads (``python-json/1``, what 0.1.0 wrote; later
+versions use RFC 8785, :mod:`shared.audit.formats.base`): one value, one byte string.
 
 The bytes are :func:`shared.hashing.canonical_json` of the checked value:
 

@@ -1,23 +1,21 @@
 """Version 1 of every record kind: what 0.1.0 wrote. FROZEN — never edit a builder's output.
 
 These records carry no ``"format"`` key: a payload without one is version 1 of its record's
-kind. The builders below are the 0.1.0 builders moved here unchanged; the verifier rebuilds a
-version-1 decision record with them, byte for byte, so any change to what they return makes
+kind. The models below describe what 0.1.0 wrote; its decision builders are in
+:mod:`~shared.audit.formats.v1_fields`, moved there unchanged. The verifier rebuilds a version-1
+decision record with them, byte for byte, so any change to what they return makes
 every archived record look tampered with (the golden archive in ``tests/golden`` proves it).
 A new field, a renamed one, another number format: add a version beside this one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import JsonValue
 
-from shared.audit.chain import iso
+from shared.audit.formats import v1_fields
 from shared.audit.formats.base import DecisionRows, Payload, Scheme, Strict
-from shared.db.models import ClinicianFeedback, ExplanationJob, ExplanationResult, Prediction
 
 
 class V1(Payload):
@@ -68,7 +66,7 @@ class PredictionV1(V1):
 
     @classmethod
     def from_rows(cls, rows: DecisionRows, written: Payload) -> Payload:
-        return cls.model_validate(prediction_fields(rows.prediction, rows.jobs))
+        return cls.model_validate(v1_fields.prediction_fields(rows.prediction, rows.jobs))
 
 
 class Attributions(Strict):
@@ -120,7 +118,7 @@ class ExplanationV1(V1):
     def from_rows(cls, rows: DecisionRows, written: Payload) -> Payload:
         if rows.job is None or rows.result is None:
             raise ValueError("an explanation is rebuilt from its job and result")
-        fields = explanation_fields(rows.job, rows.result, prediction=rows.prediction)
+        fields = v1_fields.explanation_fields(rows.job, rows.result, prediction=rows.prediction)
         return cls.model_validate(fields)
 
 
@@ -145,7 +143,9 @@ class FeedbackV1(V1):
     def from_rows(cls, rows: DecisionRows, written: Payload) -> Payload:
         if rows.feedback is None:
             raise ValueError("feedback is rebuilt from its row")
-        fields = feedback_fields(rows.feedback, rows.prediction, clinician_name=rows.clinician_name)
+        fields = v1_fields.feedback_fields(
+            rows.feedback, rows.prediction, clinician_name=rows.clinician_name
+        )
         return cls.model_validate(fields)
 
 
@@ -218,118 +218,3 @@ MODELS: tuple[type[Payload], ...] = (
     PurgeV1,
     ReplayV1,
 )
-
-
-# --- the 0.1.0 builders, unchanged ----------------------------------------------------------
-
-
-def _when(moment: datetime | None) -> str | None:
-    return None if moment is None else iso(moment)
-
-
-def _flushed(moment: datetime | None, what: str) -> datetime:
-    if moment is None:
-        raise ValueError(f"{what} has no created_at yet: flush the session first")
-    return moment
-
-
-def prediction_fields(prediction: Prediction, jobs: Sequence[ExplanationJob]) -> dict[str, Any]:
-    return {
-        "prediction_id": str(prediction.id),
-        "created_at": iso(_flushed(prediction.created_at, "the prediction")),
-        "requested_by": prediction.requested_by,
-        "case_ref_hmac": prediction.case_ref_hmac,
-        "model": {
-            "name": prediction.model_name,
-            "version": prediction.model_version,
-            "sha256": prediction.model_sha256,
-        },
-        "input": {
-            "kind": prediction.input_kind,
-            "media_type": prediction.input_media_type,
-            "sha256": prediction.input_sha256,
-            "tensor_sha256": prediction.tensor_sha256,
-            "preprocessing": prediction.preprocessing,
-        },
-        "outputs": {
-            "label": prediction.label,
-            "probability": prediction.probability,
-            "probabilities": prediction.probabilities,
-        },
-        "runtime_versions": prediction.runtime_versions,
-        "explanations": [
-            {
-                "job_id": str(job.id),
-                "method": job.method,
-                "parameters": job.parameters,
-                "target": job.target,
-                "seed": job.seed,
-            }
-            for job in sorted(jobs, key=lambda j: (j.method, str(j.id)))
-        ],
-        "blobs": {"input": prediction.input_sha256},
-    }
-
-
-def explanation_fields(
-    job: ExplanationJob, result: ExplanationResult, *, prediction: Prediction | None = None
-) -> dict[str, Any]:
-    """``prediction`` defaults to ``job.prediction`` (it must be loaded if ``job`` is detached).
-    ``job`` is as claimed (started_at, attempts, device); the archive time is the result's."""
-    prediction = prediction or job.prediction
-    blobs = {"input": prediction.input_sha256, "attributions": result.attributions_sha256}
-    if result.rendering_sha256 is not None:
-        blobs["rendering"] = result.rendering_sha256
-    return {
-        "prediction_id": str(prediction.id),
-        "job_id": str(job.id),
-        "result_id": str(result.id),
-        "requested_by": prediction.requested_by,
-        "method": job.method,
-        "target": job.target,
-        "seed": job.seed,
-        "requested_parameters": job.parameters,
-        "parameters": result.parameters,
-        "device": job.device,
-        "worker": job.worker,
-        "attempt": job.attempts,
-        "model_sha256": result.model_sha256,
-        "input_sha256": prediction.input_sha256,
-        "tensor_sha256": prediction.tensor_sha256,
-        "library_versions": result.library_versions,
-        "quality": result.quality,
-        "baseline": result.baseline,
-        "summary": result.summary,
-        "attributions": {
-            "sha256": result.attributions_sha256,
-            "shape": result.attributions_shape,
-            "dtype": result.attributions_dtype,
-        },
-        "rendering": None
-        if result.rendering_sha256 is None
-        else {"sha256": result.rendering_sha256, "media_type": result.rendering_media_type},
-        "times": {
-            "requested_at": _when(prediction.created_at),
-            "queued_at": _when(job.queued_at),
-            "started_at": _when(job.started_at),
-            "archived_at": iso(_flushed(result.created_at, "the result")),
-        },
-        "compute_ms": result.compute_ms,
-        "blobs": blobs,
-    }
-
-
-def feedback_fields(
-    feedback: ClinicianFeedback, prediction: Prediction, *, clinician_name: str
-) -> dict[str, Any]:
-    return {
-        "feedback_id": str(feedback.id),
-        "prediction_id": str(prediction.id),
-        "model_sha256": prediction.model_sha256,
-        "predicted_label": prediction.label,
-        "decision": str(feedback.decision),
-        "corrected_label": feedback.corrected_label,
-        "reason": feedback.reason,
-        "clinician": {"token_id": str(feedback.token_id), "name": clinician_name},
-        "at": iso(feedback.created_at),
-    }

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Self
 
 from pydantic import model_validator
 
-from shared.audit.formats import v1
+from shared.audit.formats import v1, v1_fields
 from shared.audit.formats.base import DecisionRows, Payload, Scheme, Strict
 from shared.db.models import ClinicianFeedback, ExplanationJob, ExplanationResult, Prediction
 from shared.versions import release as running_release
@@ -118,7 +118,7 @@ MODELS: tuple[type[Payload], ...] = (
 def build_prediction(
     prediction: Prediction, jobs: Sequence[ExplanationJob], *, release: Release | None = None
 ) -> PredictionV2:
-    return PredictionV2.new(release=release, **v1.prediction_fields(prediction, jobs))
+    return PredictionV2.new(release=release, **v1_fields.prediction_fields(prediction, jobs))
 
 
 def build_explanation(
@@ -128,7 +128,7 @@ def build_explanation(
     prediction: Prediction | None = None,
     release: Release | None = None,
 ) -> ExplanationV2:
-    fields = v1.explanation_fields(job, result, prediction=prediction)
+    fields = v1_fields.explanation_fields(job, result, prediction=prediction)
     return ExplanationV2.new(release=release, **fields)
 
 
@@ -139,5 +139,5 @@ def build_feedback(
     clinician_name: str,
     release: Release | None = None,
 ) -> FeedbackV2:
-    fields = v1.feedback_fields(feedback, prediction, clinician_name=clinician_name)
+    fields = v1_fields.feedback_fields(feedback, prediction, clinician_name=clinician_name)
     return FeedbackV2.new(release=release, **fields)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared import audit
 from shared.audit import formats
 from shared.audit.chain import record_hash
-from shared.audit.formats import v1
+from shared.audit.formats import v1_fields
 from shared.audit.replays import payload_for_replay, record_replay
 from shared.auth import Principal, create_token, revoke
 from shared.db.engine import make_engine, make_session_factory
@@ -212,13 +212,12 @@ def test_new_records_after_the_0_1_0_ones_verify_together(
     assert set(new_formats) == {f"{kind}/2" for kind in formats.KINDS}
     assert report.formats["prediction/1"] == 1  # the tabular prediction's payload was purged
     running = release()
-    for payload in written:
-        assert isinstance(payload, formats.CURRENT[payload.KIND]) or payload is None
-        if payload is not None:
-            assert payload.model_dump()["release"] == {
-                "version": running.version,
-                "commit": running.commit,
-            }
+    for payload in written:  # none tombstoned: the new decision is on hold
+        assert payload is not None and isinstance(payload, formats.CURRENT[payload.KIND])
+        assert payload.model_dump()["release"] == {
+            "version": running.version,
+            "commit": running.commit,
+        }
 
 
 def _rehash_from(rows: Rows, seq: int) -> None:
@@ -309,31 +308,31 @@ def test_tampering_inside_a_0_1_0_record_is_found_and_named(
 
 
 def _add_a_field(monkeypatch: pytest.MonkeyPatch) -> str:
-    original = v1.prediction_fields
-    monkeypatch.setattr(v1, "prediction_fields", lambda *a: {**original(*a), "site": None})
+    original = v1_fields.prediction_fields
+    monkeypatch.setattr(v1_fields, "prediction_fields", lambda *a: {**original(*a), "site": None})
     return "prediction"
 
 
 def _rename_a_field(monkeypatch: pytest.MonkeyPatch) -> str:
-    original = v1.feedback_fields
+    original = v1_fields.feedback_fields
 
     def renamed(*args: Any, **kwargs: Any) -> dict[str, Any]:
         fields = original(*args, **kwargs)
         fields["decided_at"] = fields.pop("at")
         return fields
 
-    monkeypatch.setattr(v1, "feedback_fields", renamed)
+    monkeypatch.setattr(v1_fields, "feedback_fields", renamed)
     return "feedback"
 
 
 def _round_a_float(monkeypatch: pytest.MonkeyPatch) -> str:
-    original = v1.explanation_fields
+    original = v1_fields.explanation_fields
 
     def rounded(*args: Any, **kwargs: Any) -> dict[str, Any]:
         fields = original(*args, **kwargs)
         return {**fields, "compute_ms": round(fields["compute_ms"], 3)}
 
-    monkeypatch.setattr(v1, "explanation_fields", rounded)
+    monkeypatch.setattr(v1_fields, "explanation_fields", rounded)
     return "explanation"
 
 
