@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Iterator
 from importlib.metadata import version
+from typing import Any
 
 import pytest
 import rfc8785
@@ -19,7 +20,7 @@ from shared.settings import Settings, get_settings
 from shared.versions import checkout_commit, release
 
 KINDS = {"prediction", "explanation", "feedback", "access", "token", "hold", "purge", "replay"}
-ACCESS = {
+ACCESS: dict[str, Any] = {
     "token_id": "t",
     "role": "auditor",
     "name": "a",
