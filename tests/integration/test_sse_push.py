@@ -1,6 +1,7 @@
 """The events stream is pushed, not polled: on Postgres, a committed job transition reaches
 every open stream through the process's one LISTEN connection, and the API reads the
-database once per change for all its clients, never per client while they wait."""
+database once per change for all its clients, never per client while they wait. On SQLite,
+one poll per process serves every stream."""
 
 from __future__ import annotations
 
@@ -10,16 +11,23 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
 from services.api.app import create_app
+from services.api.explanations.sources import EVENTS_POLL_S
 from shared.db import jobs
 from shared.db.engine import make_engine, make_session_factory
+from shared.db.migrate import upgrade
+from shared.db.models import Role
 from shared.settings import Settings
+from tests.conftest import make_settings
 from tests.support import inputs
+from tests.support.bundles import breast_cancer_case
+from tests.support.tokens import issue
 
 CLIENTS = 3
 WAIT_S = 20.0  # bounds every wait for an event: a missing push fails the test, never hangs it
@@ -49,7 +57,7 @@ def api(
         event.remove(engine, "before_cursor_execute", statements)
 
 
-def _read_events(client: TestClient, url: str, sink: queue.Queue[tuple[str, dict]]) -> None:  # type: ignore[type-arg]
+def _read_events(client: TestClient, url: str, sink: queue.Queue[tuple[str, dict]]) -> None:
     with client.stream("GET", url) as response:
         assert response.status_code == 200
         kind = None
@@ -62,7 +70,7 @@ def _read_events(client: TestClient, url: str, sink: queue.Queue[tuple[str, dict
                     return
 
 
-def _next_event(sink: queue.Queue[tuple[str, dict]]) -> tuple[str, dict]:  # type: ignore[type-arg]
+def _next_event(sink: queue.Queue[tuple[str, dict]]) -> tuple[str, dict]:
     return sink.get(timeout=WAIT_S)
 
 
@@ -76,7 +84,7 @@ def test_a_committed_transition_is_pushed_to_every_stream_without_per_client_rea
         data={"model": "tiny-cnn", "methods": "saliency"},
     ).json()
     job_id = uuid.UUID(body["explanations"][0]["id"])
-    sinks: list[queue.Queue[tuple[str, dict]]] = [queue.Queue() for _ in range(CLIENTS)]  # type: ignore[type-arg]
+    sinks: list[queue.Queue[tuple[str, dict]]] = [queue.Queue() for _ in range(CLIENTS)]
     readers = [
         threading.Thread(target=_read_events, args=(client, body["links"]["events"], sink))
         for sink in sinks
@@ -125,7 +133,7 @@ def test_a_rolled_back_transition_is_not_pushed(
         data={"model": "tiny-cnn", "methods": "saliency"},
     ).json()
     job_id = uuid.UUID(body["explanations"][0]["id"])
-    sink: queue.Queue[tuple[str, dict]] = queue.Queue()  # type: ignore[type-arg]
+    sink: queue.Queue[tuple[str, dict]] = queue.Queue()
     reader = threading.Thread(target=_read_events, args=(client, body["links"]["events"], sink))
     reader.start()
     assert _next_event(sink) == ("job", _job(job_id, "queued"))
@@ -150,10 +158,61 @@ def test_a_rolled_back_transition_is_not_pushed(
     assert not reader.is_alive()
 
 
-def _job(job_id: uuid.UUID, status: str, error: str | None = None) -> dict[str, object]:
+def test_on_sqlite_one_poll_per_process_serves_every_stream(
+    tmp_path: Path, bundles_dir: Path
+) -> None:
+    settings = make_settings(
+        database_url=f"sqlite:///{tmp_path}/xai.db",
+        broker_url=f"sqla+sqlite:///{tmp_path}/broker.db",
+        bundles_dir=bundles_dir,
+    )
+    upgrade(settings.database_url)
+    statements = Statements()
+    headers = issue(settings.database_url, Role.clinician).headers
+    with TestClient(create_app(settings), headers=headers) as client:
+        event.listen(client.app.state.xai.engine, "before_cursor_execute", statements)  # type: ignore[attr-defined]
+        body = client.post(
+            "/v1/predictions",
+            json={"model": "tiny-gbt", "features": breast_cancer_case(2), "methods": ["tree_shap"]},
+        ).json()
+        job_id = uuid.UUID(body["explanations"][0]["id"])
+        sinks: list[queue.Queue[tuple[str, dict]]] = [queue.Queue() for _ in range(CLIENTS)]
+        readers = [
+            threading.Thread(target=_read_events, args=(client, body["links"]["events"], sink))
+            for sink in sinks
+        ]
+        for reader in readers:
+            reader.start()
+        for sink in sinks:
+            assert _next_event(sink) == ("job", _job(job_id, "queued", method="tree_shap"))
+        idle = statements.count
+        threading.Event().wait(2.5)
+        # One read per poll (every EVENTS_POLL_S) for all streams: at most 3 in 2.5 s, plus
+        # one already under way; a stream polling on its own would read 10 times each.
+        assert statements.count - idle <= 2.5 / EVENTS_POLL_S + 1
+        worker = make_engine(settings.database_url)
+        sessions = make_session_factory(worker)
+        try:
+            with sessions.begin() as session:
+                attempt = jobs.claim(session, job_id=job_id, lease_s=60, worker="t", device="cpu")
+                assert attempt == 1
+                assert jobs.fail(session, job_id=job_id, attempt=attempt, reason="ends")
+            for sink in sinks:
+                assert _next_event(sink) == ("job", _job(job_id, "failed", "ends", "tree_shap"))
+                assert _next_event(sink) == ("done", {})
+        finally:
+            worker.dispose()
+            for reader in readers:
+                reader.join(timeout=WAIT_S)
+    assert not any(reader.is_alive() for reader in readers)
+
+
+def _job(
+    job_id: uuid.UUID, status: str, error: str | None = None, method: str = "saliency"
+) -> dict[str, object]:
     return {
         "id": str(job_id),
-        "method": "saliency",
+        "method": method,
         "status": status,
         "last_error": error,
         "links": {"self": f"/v1/explanations/{job_id}"},
