@@ -8,6 +8,7 @@ nothing from the database itself. Heartbeats are the response's pings.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -21,13 +22,17 @@ from shared.db.models import JobStatus
 
 HEARTBEAT_S = 15.0
 TIMEOUT_S = 3600.0
+SEP = "\n"
+_DONE = ServerSentEvent(event="done", data="{}", sep=SEP).encode()
 
 
 def keep_alive() -> ServerSentEvent:
-    return ServerSentEvent(comment="keep-alive")
+    return ServerSentEvent(comment="keep-alive", sep=SEP)
 
 
-def _job_event(job: JobState) -> ServerSentEvent:
+@functools.lru_cache(maxsize=4096)
+def _job_event(job: JobState) -> bytes:
+    """The encoded ``job`` event: the same bytes for every stream that sends this state."""
     data = {
         "id": str(job.id),
         "method": job.method,
@@ -35,12 +40,13 @@ def _job_event(job: JobState) -> ServerSentEvent:
         "last_error": job.last_error,
         "links": {"self": f"/v1/explanations/{job.id}"},
     }
-    return ServerSentEvent(event="job", id=f"{job.id}:{job.status.value}", data=json.dumps(data))
+    event_id = f"{job.id}:{job.status.value}"
+    return ServerSentEvent(event="job", id=event_id, data=json.dumps(data), sep=SEP).encode()
 
 
 async def prediction_events(
     subscription: Subscription, jobs: Jobs, *, timeout_s: float = TIMEOUT_S
-) -> AsyncIterator[ServerSentEvent]:
+) -> AsyncIterator[bytes]:
     """One ``job`` event per status change, then ``done`` once every job is final; ends
     without ``done`` after ``timeout_s``. Closes the subscription when it ends."""
     seen: dict[uuid.UUID, JobStatus] = {}
@@ -53,7 +59,7 @@ async def prediction_events(
                     seen[job.id] = job.status
                     yield _job_event(job)
             if all(job.status.is_final for job in jobs):
-                yield ServerSentEvent(event="done", data="{}")
+                yield _DONE
                 return
             while (newer := await subscription.next(timeout_s=deadline - loop.time())) is None:
                 if loop.time() >= deadline:
@@ -79,7 +85,7 @@ async def open_stream(
         prediction_events(subscription, jobs),
         ping=HEARTBEAT_S,
         ping_message_factory=keep_alive,
-        sep="\n",
+        sep=SEP,
         headers={"Cache-Control": "no-store"},
         background=BackgroundTask(subscription.close),
     )
