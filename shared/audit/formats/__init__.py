@@ -96,13 +96,14 @@ def parse(kind: str, data: bytes) -> Payload:
 
 def check(kind: str, data: bytes) -> Payload:
     """Parse a stored payload and require it to be exactly its format's canonical bytes."""
-    model = format_of(kind, data)
-    if not is_canonical(model.SCHEME, data):
-        raise FormatError(f"payload is not canonical JSON ({model.format_name()}: {model.SCHEME})")
     payload = parse(kind, data)
-    if payload.canonical() != data:
-        raise FormatError(f"payload is not in the {model.format_name()} layout")
-    return payload
+    if payload.canonical() == data:
+        return payload
+    if not is_canonical(payload.SCHEME, data):
+        raise FormatError(
+            f"payload is not canonical JSON ({payload.format_name()}: {payload.SCHEME})"
+        )
+    raise FormatError(f"payload is not in the {payload.format_name()} layout")
 
 
 def canonical_value(kind: str, value: dict[str, Any]) -> bytes:
