@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     port: int = 8000
     max_body_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(default=40_000_000, gt=0)
+    decode_memory_budget_mb: int = Field(default=256, ge=64)
     ort_intra_op_threads: int = Field(default=1, ge=1)
     publish_timeout_s: float = Field(default=1.0, gt=0)
     case_ref_key: SecretStr = Field(

@@ -17,6 +17,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
+from services.api.core.limits import DecodeBudget
 from services.api.methods.schemas import ParameterOverrides
 from services.api.predictions.schemas import TabularPredictionBody
 from services.api.predictions.service import PredictionRequest
@@ -44,7 +45,10 @@ async def parse_prediction_request(
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
         form = await _read_form(request)
-        return await run_in_threadpool(_from_form, form, registry, max_pixels, idempotency_key)
+        budget = DecodeBudget.of(request.app)
+        return await run_in_threadpool(
+            _from_form, form, registry, max_pixels, idempotency_key, budget
+        )
     if content_type == "application/json":
         body = await request.body()
         return await run_in_threadpool(_from_json, body, registry, idempotency_key)
@@ -93,7 +97,7 @@ async def _read_form(request: Request) -> _Form:
 
 
 def _from_form(
-    form: _Form, registry: Registry, max_pixels: int, key: str | None
+    form: _Form, registry: Registry, max_pixels: int, key: str | None, budget: DecodeBudget
 ) -> PredictionRequest:
     fields = form.fields
     model = _single(fields, "model", required=True)
@@ -103,9 +107,11 @@ def _from_form(
     if not isinstance(spec, ImageInput):
         raise InputError.field("model", f"{bundle.name} is tabular: send application/json")
     methods = [m.strip() for value in fields.get("methods", []) for m in value.split(",")]
+    with budget.share():
+        prepared = prepare_image(form.data, spec, max_pixels=max_pixels)
     return PredictionRequest(
         bundle=bundle,
-        prepared=prepare_image(form.data, spec, max_pixels=max_pixels),
+        prepared=prepared,
         methods=[m for m in methods if m] if "methods" in fields else None,
         parameters=_form_parameters(_single(fields, "parameters", required=False)),
         case_ref=_single(fields, "case_ref", required=False),
