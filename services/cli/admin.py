@@ -22,7 +22,7 @@ from shared.db.models import Role
 Handler = Callable[[argparse.Namespace], int]
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(commands: argparse._SubParsersAction) -> None:
     _register_tokens(commands)
     _register_audit(commands)
     _register_retention(commands)
@@ -30,13 +30,13 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 def _group(
     commands: argparse._SubParsersAction, name: str, text: str
-) -> argparse._SubParsersAction:  # type: ignore[type-arg]
+) -> argparse._SubParsersAction:
     parser = commands.add_parser(name, help=text, description=text)
     return parser.add_subparsers(dest=f"{name}_command", required=True)
 
 
 def _command(
-    group: argparse._SubParsersAction,  # type: ignore[type-arg]
+    group: argparse._SubParsersAction,
     name: str,
     handler: Handler,
     text: str,
@@ -65,7 +65,7 @@ def _session(*, snapshot: bool = False) -> Iterator[Session]:
 # --- tokens ------------------------------------------------------------------------------------
 
 
-def _register_tokens(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _register_tokens(commands: argparse._SubParsersAction) -> None:
     tokens = _group(commands, "tokens", "API tokens (stored hashed)")
     create = _command(tokens, "create", _tokens_create, "create a token; stdout: the token only")
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
@@ -100,7 +100,7 @@ def _tokens_revoke(args: argparse.Namespace) -> int:
 # --- audit -------------------------------------------------------------------------------------
 
 
-def _register_audit(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _register_audit(commands: argparse._SubParsersAction) -> None:
     audit = _group(commands, "audit", "the tamper-evident audit chain")
     verify = _command(audit, "verify", _audit_verify, "verify the chain; exit 1 if it fails")
     verify.add_argument("--checkpoint", type=Path, help="a checkpoint file exported earlier")
@@ -160,7 +160,7 @@ def _audit_checkpoint(args: argparse.Namespace) -> int:
 # --- retention ---------------------------------------------------------------------------------
 
 
-def _register_retention(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _register_retention(commands: argparse._SubParsersAction) -> None:
     retention = _group(commands, "retention", "retention purge and legal holds")
     purge = _command(retention, "purge", _retention_purge, "purge decisions past retention")
     purge.add_argument("--batch", type=_positive, default=500, help="decisions per transaction")

@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         handler: Callable[[argparse.Namespace], int],
         text: str,
         parent: argparse._SubParsersAction | None = None,
-    ) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+    ) -> argparse.ArgumentParser:
         sub = (parent or commands).add_parser(name, help=text, description=text)
         sub.set_defaults(handler=handler)
         return sub

@@ -80,7 +80,7 @@ class TreeEnsemble:
         split's two fractions still add up to one, and the shift is below a millionth of a row.
         """
         trees = np.arange(len(self.n_nodes))
-        counts = np.zeros(self.children_left.shape)
+        counts: np.ndarray = np.zeros(self.children_left.shape)
         np.add.at(counts, (trees[None, :], self.leaves(x)), 1.0)
         real = np.arange(counts.shape[1])[None, :] < self.n_nodes[:, None]
         inner = self.children_left >= 0
@@ -133,7 +133,7 @@ def parse_tree_ensemble(model_bytes: bytes, *, input_name: str, n_features: int)
     kind = "class" if nodes[0].op_type == "TreeEnsembleClassifier" else "target"
     _refuse_unsupported(attrs, kind)
     if kind == "class":
-        n_outputs = len(attrs.get("classlabels_int64s") or attrs.get("classlabels_strings"))
+        n_outputs = len(attrs.get("classlabels_int64s") or attrs.get("classlabels_strings") or [])
     else:
         n_outputs = int(attrs.get("n_targets", 1))
     n_columns = int(max(attrs[f"{kind}_ids"])) + 1
@@ -198,7 +198,7 @@ def _structure(
     tracks_true = np.asarray(attrs.get("nodes_missing_value_tracks_true") or [0] * len(mode))
 
     def dense(column: np.ndarray, fill: float, dtype: type) -> np.ndarray:
-        array = np.full(shape, fill, dtype=dtype)
+        array: np.ndarray = np.full(shape, fill, dtype=dtype)
         array[tree, node] = np.where(leaf, fill, column)
         return array
 

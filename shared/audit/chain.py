@@ -26,9 +26,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from shared.db.models import AuditChainHead, AuditPayload, AuditRecord
@@ -44,9 +44,9 @@ MAX_SUBJECT = 64
 
 
 _HEAD, _RECORDS, _PAYLOADS = (
-    AuditChainHead.__table__,
-    AuditRecord.__table__,
-    AuditPayload.__table__,
+    cast(Table, AuditChainHead.__table__),
+    cast(Table, AuditRecord.__table__),
+    cast(Table, AuditPayload.__table__),
 )
 _NEXT_SEQ = update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + 1).returning(_HEAD.c.seq)
 _HASH_AT = select(_RECORDS.c.hash).where(_RECORDS.c.seq == bindparam("seq"))
@@ -121,9 +121,10 @@ def append(
         raise AuditChainError("audit chain head row is missing; run `xai db upgrade`")
     prev_hash = GENESIS_HASH
     if seq > 1:
-        prev_hash = connection.execute(_HASH_AT, {"seq": seq - 1}).scalar()
-        if prev_hash is None:
+        stored = connection.execute(_HASH_AT, {"seq": seq - 1}).scalar()
+        if stored is None:
             raise AuditChainError(f"chain head is at {seq - 1} but that record is missing")
+        prev_hash = str(stored)
     fields = {
         "seq": seq,
         "created_at": now or datetime.now(UTC),

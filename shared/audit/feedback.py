@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from shared.audit.chain import append
 from shared.audit.formats.v2 import FeedbackV2, build_feedback
 from shared.db.models import ClinicianFeedback, FeedbackDecision, Prediction
+from shared.errors import FieldError, InvalidInput
 
 if TYPE_CHECKING:
     from shared.auth.tokens import Principal
@@ -21,12 +22,13 @@ if TYPE_CHECKING:
 MAX_REASON = 2000
 
 
-class FeedbackError(ValueError):
+class FeedbackError(InvalidInput):
     """Feedback that cannot be recorded as given; ``field`` names the offending input."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
+        detail = f"{field}: {message}"
+        super().__init__(detail, errors=[FieldError(field=field, reason=detail)])
+        self.field_name = field
 
 
 def record_feedback(

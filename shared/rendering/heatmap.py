@@ -139,7 +139,7 @@ def _with_colorbar(rgb: np.ndarray, options: HeatmapOptions) -> bytes:
     low = -1.0 if options.polarity == "both" else 0.0
     mappable = ScalarMappable(norm=Normalize(low, 1.0), cmap=options.resolved_cmap)
     colorbar = figure.colorbar(mappable, cax=bar)
-    colorbar.set_ticks(np.linspace(low, 1.0, 3))  # few ticks: each costs ~1 ms to draw
+    colorbar.set_ticks(np.linspace(low, 1.0, 3).tolist())  # few ticks: each costs ~1 ms to draw
     colorbar.ax.tick_params(labelsize=FONT_SIZE - 1)
     label = f"{options.polarity} attribution / p{options.clip_percentile:g}"
     colorbar.set_label(label, fontsize=FONT_SIZE - 1)

@@ -34,7 +34,7 @@ def get_state(request: Request) -> AppState:
     return state
 
 
-def get_session(state: Annotated[AppState, Depends(get_state)]):  # type: ignore[no-untyped-def]
+def get_session(state: Annotated[AppState, Depends(get_state)]):
     with state.sessions() as session:
         yield session
 

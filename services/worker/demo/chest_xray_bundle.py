@@ -199,4 +199,4 @@ def _write_examples(folder: Path) -> None:
             masks[f"{name}.lung"] = samples.lung_masks[index]
             masks[f"{name}.opacity"] = samples.opacity_masks[index]
             masks[f"{name}.marker"] = samples.marker_masks[index]
-    np.savez_compressed(folder / "masks.npz", **masks)
+    np.savez_compressed(folder / "masks.npz", **masks)  # type: ignore[arg-type]

@@ -104,7 +104,7 @@ def test_feedback_is_validated_stored_and_joins_the_decision_trail(
         for kwargs, field in bad:
             with pytest.raises(audit.FeedbackError) as caught:
                 audit.record_feedback(session, prediction=prediction, principal=clinician, **kwargs)
-            assert caught.value.field == field
+            assert caught.value.field_name == field
     with sessions() as session:
         rows = session.scalars(
             select(ClinicianFeedback).order_by(ClinicianFeedback.audit_seq)
