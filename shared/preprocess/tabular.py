@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from shared.bundles.manifest import TabularInput
+from shared.errors import FieldError
 from shared.hashing import canonical_json
 from shared.preprocess.errors import InputError
 from shared.preprocess.prepared import PreparedInput
@@ -18,18 +19,18 @@ def prepare_tabular(features: Any, spec: TabularInput) -> PreparedInput:
     """Every problem is reported at once, each naming its field (``features.<name>``)."""
     if not isinstance(features, dict):
         raise InputError.field("features", "must be an object of feature name -> number")
-    errors: list[dict[str, str]] = []
+    errors: list[FieldError] = []
     known = {f.name for f in spec.features}
     for name in features:
         if name not in known:
-            errors.append({"field": f"features.{name}", "reason": "unknown feature"})
+            errors.append(FieldError(field=f"features.{name}", reason="unknown feature"))
     row: list[float] = []
     for feature in spec.features:
         field = f"features.{feature.name}"
         value = features.get(feature.name)
         reason = _check(value, feature.name in features, feature.minimum, feature.maximum)
         if reason:
-            errors.append({"field": field, "reason": reason})
+            errors.append(FieldError(field=field, reason=reason))
         else:
             row.append(float(value))
     if errors:

@@ -17,7 +17,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.api.core.openapi import component_ref
 from services.api.core.problems import ProblemDetails
-from shared.audit import FeedbackError
 from shared.errors import (
     Conflict,
     DomainError,
@@ -28,7 +27,7 @@ from shared.errors import (
     UnsupportedMedia,
 )
 
-__all__ = ["PROBLEM_JSON", "Forbidden", "NotFound", "Problem", "Unauthorized", "status_of"]
+__all__ = ["PROBLEM_JSON", "Forbidden", "Problem", "Unauthorized", "status_of"]
 
 PROBLEM_JSON = "application/problem+json"
 MAX_DETAIL = 2000
@@ -139,11 +138,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc.status, exc.title, exc.detail, exc.errors, exc.headers)
-
-    @app.exception_handler(FeedbackError)
-    async def _feedback(_: Request, exc: FeedbackError) -> JSONResponse:
-        field = FieldError(field=exc.field, reason=str(exc))
-        return problem_response(422, InvalidInput.title, str(exc), [field])
 
     @app.exception_handler(OperationalError)
     async def _database_down(_: Request, exc: DBAPIError) -> JSONResponse:

@@ -11,25 +11,13 @@ from services.api.core.deps import SessionDep, StateDep
 from services.api.core.errors import problem_responses
 from services.api.core.openapi import file_response
 from services.api.models.schemas import ModelOut
-from shared.methods import supported_methods
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
 @router.get("", response_model=list[ModelOut], responses=problem_responses(401, 403, 422))
 def list_models(state: StateDep, _: ModelReaderDep) -> list[ModelOut]:
-    return [
-        ModelOut(
-            name=b.name,
-            version=b.version,
-            sha256=b.sha256,
-            default=b.manifest.default,
-            task=b.manifest.task,
-            methods=supported_methods(b.manifest),
-            manifest=b.manifest.model_dump(mode="json"),
-        )
-        for b in state.registry.all()
-    ]
+    return [ModelOut.model_validate(bundle) for bundle in state.registry.all()]
 
 
 @router.get(

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pydantic import AliasPath, BaseModel, ConfigDict, Field, computed_field
 
-from pydantic import BaseModel
+from shared.bundles.manifest import Manifest
+from shared.methods import supported_methods
 
 
 class ModelOut(BaseModel):
+    """A served bundle: ``ModelOut.model_validate(bundle)``."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     name: str
     version: str
-    sha256: str
-    default: bool
-    task: str
-    methods: list[str]
-    manifest: dict[str, Any]
+    sha256: str = Field(description="SHA-256 of the bundle's model.onnx: its identity")
+    default: bool = Field(validation_alias=AliasPath("manifest", "default"))
+    task: str = Field(validation_alias=AliasPath("manifest", "task"))
+    manifest: Manifest
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def methods(self) -> list[str]:
+        """The explanation methods this bundle supports."""
+        return supported_methods(self.manifest)

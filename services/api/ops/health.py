@@ -10,14 +10,15 @@ from sqlalchemy import text
 from services.api.core.auth import OpsDep
 from services.api.core.deps import AppState, StateDep
 from services.api.core.errors import problem_responses
-from services.api.ops.schemas import Check, Readiness
+from services.api.ops.schemas import Check, Health, Readiness
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz")
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+@router.get("/healthz", response_model=Health)
+def healthz() -> Health:
+    """The process answers (it checks nothing else: see ``/readyz``)."""
+    return Health(status="ok")
 
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})

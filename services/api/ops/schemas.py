@@ -7,6 +7,10 @@ from typing import Literal
 from pydantic import BaseModel
 
 
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
 class Check(BaseModel):
     ok: bool
     detail: str
