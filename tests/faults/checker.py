@@ -5,7 +5,8 @@ and every fault the nemesis injected. Once the system has settled, :func:`check`
 and counts what an auditor must never find: acknowledged jobs that never reached a final state
 (lost), archive rows beyond one per job (duplicated), results of jobs that did not succeed or
 diagnoses that differ from the record (corrupt). Duplicate *executions* (a job claimed more than
-once: at-least-once delivery at work) are counted and reported, not failed.
+once: at-least-once delivery at work) are counted and reported, not failed. Replays are checked
+the same way (:func:`check_replays`), against their ``replay`` audit records.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class History:
     statuses: list[int] = field(default_factory=list)  # in order; 0: no answer (transport error)
     latencies_s: list[float] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
+    replay_ids: list[uuid.UUID] = field(default_factory=list)  # replays the API acknowledged
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, status: int, elapsed_s: float, body: dict | None = None) -> None:  # type: ignore[type-arg]
@@ -53,6 +55,13 @@ class History:
                         label=body["diagnosis"]["label"],
                     )
                 )
+
+    def record_replay(self, status: int, elapsed_s: float, body: dict | None = None) -> None:  # type: ignore[type-arg]
+        with self._lock:
+            self.statuses.append(status)
+            self.latencies_s.append(elapsed_s)
+            if status == 202 and body is not None:
+                self.replay_ids.append(uuid.UUID(body["id"]))
 
     def fault(self, what: str) -> None:
         with self._lock:
@@ -79,12 +88,13 @@ class Verdict:
     statuses: dict[int, int]
     seed: int
     versions: str
+    kind: str = "jobs"  # what ``jobs`` counts: explanation jobs, or replays
 
     def line(self) -> str:
         p95 = "n/a" if self.p95_archive_s is None else f"{self.p95_archive_s:.1f}s"
         statuses = ",".join(f"{code}x{n}" for code, n in sorted(self.statuses.items()))
         return (
-            f"FAULTS scenario={self.scenario} jobs={self.jobs} faults={self.faults} "
+            f"FAULTS scenario={self.scenario} {self.kind}={self.jobs} faults={self.faults} "
             f"lost={self.lost} duplicated={self.duplicated} "
             f"duplicate_executions={self.duplicate_executions} failed={self.failed} "
             f"corrupt={self.corrupt} unacknowledged={self.unacknowledged} "
@@ -93,38 +103,45 @@ class Verdict:
         )
 
 
-def final_count(engine: Engine, job_ids: list[uuid.UUID]) -> int:
-    if not job_ids:
+def final_count(engine: Engine, ids: list[uuid.UUID], table: str = "explanation_jobs") -> int:
+    if not ids:
         return 0
     with engine.connect() as connection:
         return int(
             connection.execute(
                 text(
-                    "SELECT count(*) FROM explanation_jobs "
+                    f"SELECT count(*) FROM {table} "
                     "WHERE id = ANY(:ids) AND status IN ('succeeded', 'failed')"
                 ),
-                {"ids": job_ids},
+                {"ids": ids},
             ).scalar_one()
         )
 
 
 def settle(
-    engine: Engine, history: History, *, timeout: float, quiet_s: float | None = None
+    engine: Engine,
+    history: History,
+    *,
+    timeout: float,
+    quiet_s: float | None = None,
+    replays: bool = False,
 ) -> None:
-    """Wait until every acknowledged job is final; with ``quiet_s``, also stop once no job has
-    become final for that long (the negative control, whose lost jobs never finish)."""
-    job_ids = history.job_ids
+    """Wait until every acknowledged job (or, with ``replays``, replay) is final; with
+    ``quiet_s``, also stop once none has become final for that long (the negative control,
+    whose lost jobs never finish)."""
+    ids = history.replay_ids if replays else history.job_ids
+    table = "replays" if replays else "explanation_jobs"
     progress = {"count": -1, "since": time.monotonic()}
 
     def settled() -> bool:
-        count = final_count(engine, job_ids)
+        count = final_count(engine, ids, table)
         if count != progress["count"]:
             progress.update(count=count, since=time.monotonic())
         quiet = quiet_s is not None and time.monotonic() - progress["since"] >= quiet_s
-        return count == len(job_ids) or quiet
+        return count == len(ids) or quiet
 
     with suppress(AssertionError):  # what is still unfinished, the checker reports as lost
-        wait_for(settled, timeout=timeout, interval=0.5, what="acknowledged jobs to finish")
+        wait_for(settled, timeout=timeout, interval=0.5, what=f"acknowledged {table} to finish")
 
 
 def check(engine: Engine, history: History, *, scenario: str, seed: int, versions: str) -> Verdict:
@@ -179,4 +196,67 @@ def check(engine: Engine, history: History, *, scenario: str, seed: int, version
         statuses=dict(Counter(history.statuses)),
         seed=seed,
         versions=versions,
+    )
+
+
+def check_replays(
+    engine: Engine, history: History, *, scenario: str, seed: int, versions: str
+) -> Verdict:
+    """Replays against their archive: every acknowledged replay final with exactly one
+    ``replay`` audit record (the one its row names); a second record is a duplicate, a final
+    replay without its record is lost, a succeeded replay that did not reproduce the archived
+    attributions exactly (deterministic methods on the same worker) is corrupt."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT r.id, r.status, r.attempts, r.audit_seq, "
+                "extract(epoch FROM r.finished_at - r.created_at) AS archive_s, "
+                "(r.outcome ->> 'exact') AS exact, "
+                "(SELECT convert_from(p.payload, 'UTF8')::json ->> 'replay_id' FROM "
+                "audit_payloads p JOIN audit_records a ON a.seq = p.seq "
+                "WHERE a.seq = r.audit_seq AND a.kind = 'replay') AS recorded "
+                "FROM replays r"
+            )
+        ).all()
+        records = connection.execute(
+            text(
+                "SELECT convert_from(p.payload, 'UTF8')::json ->> 'replay_id' AS replay_id, "
+                "count(*) AS n FROM audit_records a JOIN audit_payloads p ON p.seq = a.seq "
+                "WHERE a.kind = 'replay' GROUP BY 1"
+            )
+        ).all()
+    found = {row.id: row for row in rows}
+    recorded = {uuid.UUID(row.replay_id): int(row.n) for row in records}
+    acknowledged = history.replay_ids
+    lost = sum(
+        1
+        for replay_id in acknowledged
+        if replay_id not in found
+        or found[replay_id].status not in FINAL
+        or recorded.get(replay_id, 0) == 0
+    )
+    corrupt = sum(
+        1
+        for row in rows
+        if row.status in FINAL
+        and (row.recorded != str(row.id) or (row.status == "succeeded" and row.exact != "true"))
+    )
+    mine = [found[r] for r in acknowledged if r in found]
+    times = sorted(float(r.archive_s) for r in mine if r.status == "succeeded")
+    return Verdict(
+        scenario=scenario,
+        jobs=len(acknowledged),
+        faults=len(history.faults),
+        lost=lost,
+        duplicated=sum(n - 1 for n in recorded.values()),
+        duplicate_executions=sum(max(0, r.attempts - 1) for r in mine),
+        failed=sum(1 for r in mine if r.status == "failed"),
+        corrupt=corrupt,
+        unacknowledged=len(set(found) - set(acknowledged)),
+        p95_archive_s=times[min(len(times) - 1, int(0.95 * len(times)))] if times else None,
+        max_latency_s=max(history.latencies_s, default=0.0),
+        statuses=dict(Counter(history.statuses)),
+        seed=seed,
+        versions=versions,
+        kind="replays",
     )

@@ -54,6 +54,7 @@ MIX = (
     ("tiny-cnn", "gradcam"),
     ("tiny-cnn", "integrated_gradients"),
 )
+BREAST_CANCER_ROWS = 569  # scikit-learn's Wisconsin breast-cancer data; later requests wrap
 IMAGES = [
     inputs.png_bytes(Image.fromarray((inputs.radiograph(32, seed=s) * 255).astype(np.uint8)))
     for s in range(8)
@@ -69,6 +70,7 @@ class FaultStack:
     reconciler: Service | None
     client: httpx.Client
     engine: Engine
+    auditor: dict[str, str]  # an auditor's headers (the client's are a clinician's)
 
     def restart_worker(self) -> None:
         """SIGKILL the worker's whole process group (main process and pool), start anew."""
@@ -76,14 +78,20 @@ class FaultStack:
         self.worker.start()
 
     def kill_busy_pool_child(
-        self, timeout: float, *, job_id: uuid.UUID | None = None, after_attempt: int = 0
+        self,
+        timeout: float,
+        *,
+        job_id: uuid.UUID | None = None,
+        after_attempt: int = 0,
+        table: str = "explanation_jobs",
     ) -> int:
         """SIGKILL the pool process working on a job (``job_id``, or any; a claim later than
-        ``after_attempt``); Celery's main process forks a new one. Returns the attempt killed,
-        0 if none within ``timeout``. Only a pool process that claimed a job is known to be
-        up: one killed while starting makes Celery quit ("Could not start worker processes").
+        ``after_attempt``), or on a replay with ``table="replays"``; Celery's main process
+        forks a new one. Returns the attempt killed, 0 if none within ``timeout``. Only a pool
+        process that claimed work is known to be up: one killed while starting makes Celery
+        quit ("Could not start worker processes").
         """
-        query = "SELECT worker, attempts FROM explanation_jobs WHERE status = 'running'"
+        query = f"SELECT worker, attempts FROM {table} WHERE status = 'running'"
         query += " AND attempts > :after" + (" AND id = :job_id" if job_id else "")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -119,6 +127,7 @@ def fault_stack(
         database = stack.enter_context(servers.fresh_database(admin_url))
         upgrade(database)
         clinician = issue(database, Role.clinician)
+        auditor = issue(database, Role.auditor)
         redis = stack.enter_context(servers.private_redis())
         assert redis.process is not None, "the fault suite needs redis-server to run its own"
         port = servers.free_port()
@@ -136,14 +145,14 @@ def fault_stack(
             else None
         )
         client = stack.enter_context(
-            httpx.Client(
-                base_url=f"http://127.0.0.1:{port}", timeout=10, headers=clinician.headers
-            )
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10, headers=clinician.headers)
         )
         engine = make_engine(database)
         stack.callback(engine.dispose)
         wait_for(lambda: _healthy(client), timeout=120, what="the API to start")
-        fault = FaultStack(settings, redis, api, worker, reconciling, client, engine)
+        fault = FaultStack(
+            settings, redis, api, worker, reconciling, client, engine, auditor.headers
+        )
         fault.wait_worker_ready()
         yield fault
 
@@ -169,7 +178,11 @@ def predict(client: httpx.Client, history: History, index: int, model: str, meth
         if model == "tiny-gbt":
             response = client.post(
                 "/v1/predictions",
-                json={"model": model, "methods": [method], "features": breast_cancer_case(index)},
+                json={
+                    "model": model,
+                    "methods": [method],
+                    "features": breast_cancer_case(index % BREAST_CANCER_ROWS),
+                },
                 headers=headers,
             )
         else:
@@ -262,3 +275,36 @@ def run_scenario(
     return check(
         stack.engine, history, scenario=scenario, seed=seed, versions=versions(stack.engine)
     )
+
+
+def archived_jobs(stack: FaultStack, mix: tuple[tuple[str, str], ...]) -> list[uuid.UUID]:
+    """One prediction per (model, method) of ``mix``, explained and archived: what replays
+    recompute."""
+    history = History()
+    for index, (model, method) in enumerate(mix):
+        assert predict(stack.client, history, index, model, method) == 201
+    settle(stack.engine, history, timeout=120)
+    with stack.engine.connect() as connection:
+        done = connection.execute(
+            text("SELECT count(*) FROM explanation_jobs WHERE status = 'succeeded'")
+        ).scalar_one()
+    assert done == len(history.job_ids), "every job to replay is archived"
+    return history.job_ids
+
+
+def request_replay(stack: FaultStack, history: History, explanation_id: uuid.UUID) -> int:
+    """``POST /v1/audit/replays`` as an auditor; the outcome goes to ``history``."""
+    started = time.perf_counter()
+    try:
+        response = stack.client.post(
+            "/v1/audit/replays",
+            json={"explanation_id": str(explanation_id)},
+            headers={**stack.auditor, "X-Audit-Purpose": "fault injection"},
+        )
+        status = response.status_code
+    except httpx.TransportError:
+        status = 0
+    history.record_replay(
+        status, time.perf_counter() - started, response.json() if status == 202 else None
+    )
+    return status
