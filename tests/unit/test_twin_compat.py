@@ -18,10 +18,12 @@ import pytest
 import torch
 from onnx import helper
 
-from services.worker.twin import converters, ml_converters, onnx2torch_compat
+from services.worker.twin import attention, converters, ml_converters, onnx2torch_compat
 from services.worker.twin.onnx2torch_compat import Converter, onnx2torch, upstream_has
 
-ALL_CONVERTERS: tuple[Converter, ...] = converters.CONVERTERS + ml_converters.CONVERTERS
+ALL_CONVERTERS: tuple[Converter, ...] = (
+    converters.CONVERTERS + attention.CONVERTERS + ml_converters.CONVERTERS
+)
 ADDED = sorted(
     {(c.domain, c.op_type, v) for c in ALL_CONVERTERS for v in c.versions if v not in c.replaces}
 )

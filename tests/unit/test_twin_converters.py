@@ -15,6 +15,7 @@ from torch import nn
 from services.worker.explainers.base import ExplainerError
 from services.worker.twin import load_twin
 from services.worker.twin.converters import REDUCE_AXES_INPUT
+from services.worker.twin.onnx2torch_compat import upstream_has
 from tests.unit.twin.export import EXPORTERS, export, op_versions, twin_gap
 
 FLOAT = TensorProto.FLOAT
@@ -172,3 +173,73 @@ def test_transformer_block_from_both_exporters(exporter) -> None:
     assert {"LayerNormalization", "MatMul", "Softmax", "Where"} <= ops
     assert ("Gelu" in ops) == (exporter == "dynamo")  # legacy-17 spells it with Erf and Tanh
     assert twin_gap(data, [_rand(1, 4, 8), _rand(3, 4, 8, seed=1)]) <= 1e-5
+
+
+class _Sdpa(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.qkv, self.head = nn.Linear(8, 24), nn.Linear(8, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n = x.shape[0], x.shape[1]
+        q, k, v = (t.reshape(b, n, 2, 4).transpose(1, 2) for t in self.qkv(x).chunk(3, dim=-1))
+        y = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.head(y.transpose(1, 2).reshape(b, n, 8).mean(dim=1))
+
+
+@pytest.mark.parametrize(
+    ("module", "opset", "added"),
+    [
+        (_Block, 18, {("Split", 18)}),
+        (_Block, 23, {("Gelu", 20), ("Reshape", 23), ("Shape", 23), ("Transpose", 23)}),
+        (_Sdpa, 23, {("Attention", 23), ("ReduceMean", 18), ("Reshape", 23)}),
+    ],
+)
+def test_dynamo_exports_at_later_opsets(module, opset, added) -> None:
+    tokens = 4 if module is _Block else 5  # _Block prepends a class token
+    data = export(module(), torch.zeros(2, tokens, 8), "dynamo", opset)
+    assert added <= {(op, v) for op, v in op_versions(data) if not upstream_has(op, v)}
+    assert twin_gap(data, [_rand(1, tokens, 8), _rand(3, tokens, 8, seed=1)]) <= 1e-5
+
+
+def _attention_model(q_shape, kv_shape, mask=None, **attributes) -> bytes:
+    inputs = [_io("q", q_shape), _io("k", kv_shape), _io("v", kv_shape)]
+    names = ["q", "k", "v"]
+    initializers = []
+    if mask is not None:
+        names.append("mask")
+        elem = TensorProto.BOOL if mask.dtype == bool else FLOAT
+        initializers.append(helper.make_tensor("mask", elem, mask.shape, mask.ravel().tolist()))
+    node = helper.make_node("Attention", names, ["y"], **attributes)
+    return _model([node], inputs, [_io("y", None)], initializers, opset=23)
+
+
+_CAUSAL_BAND = np.tril(np.ones((5, 5), dtype=bool)) & ~np.tril(np.ones((5, 5), dtype=bool), -3)
+
+
+@pytest.mark.parametrize(
+    ("q_shape", "kv_shape", "mask", "attributes"),
+    [
+        ((2, 4, 5, 3), (2, 4, 5, 3), None, {}),
+        ((2, 4, 5, 3), (2, 2, 5, 3), None, {"is_causal": 1, "scale": 0.3}),  # grouped heads
+        ((2, 4, 5, 3), (2, 4, 5, 3), _CAUSAL_BAND, {}),
+        ((2, 4, 5, 3), (2, 4, 5, 3), _rand(5, 5, seed=3), {"is_causal": 1}),
+        ((2, 5, 12), (2, 5, 6), None, {"q_num_heads": 4, "kv_num_heads": 2}),  # 3D
+    ],
+)
+def test_attention_23(q_shape, kv_shape, mask, attributes) -> None:
+    data = _attention_model(q_shape, kv_shape, mask, **attributes)
+    q, k, v = _rand(*q_shape), _rand(*kv_shape, seed=1), _rand(*kv_shape, seed=2)
+    session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+    (expected,) = session.run(None, {"q": q, "k": k, "v": v})
+    with torch.no_grad():
+        got = load_twin(data)(*(torch.from_numpy(t) for t in (q, k, v)))
+    assert got.shape == expected.shape
+    assert_allclose(got.numpy(), expected, atol=1e-6, rtol=0)
+
+
+def test_attention_with_softcap_is_refused_clearly() -> None:
+    data = _attention_model((1, 2, 3, 4), (1, 2, 3, 4), softcap=30.0)
+    with pytest.raises(ExplainerError, match="softcap"):
+        load_twin(data)

@@ -6,7 +6,7 @@ that ONNX Runtime serves, with onnx2torch, and checks the two agree on the job's
 
 This package's face is :func:`load_twin`, :func:`parity` and :func:`find_layer`. What it needs
 from onnx2torch's internals lives in :mod:`.onnx2torch_compat`; the converters it adds for
-ops onnx2torch lacks are in :mod:`.converters` and :mod:`.ml_converters`.
+ops onnx2torch lacks are in :mod:`.converters`, :mod:`.attention` and :mod:`.ml_converters`.
 """
 
 from __future__ import annotations
@@ -27,9 +27,11 @@ __all__ = ["find_layer", "load_twin", "parity"]
 
 @functools.cache
 def _converters_installed() -> None:
-    from services.worker.twin import converters, ml_converters, onnx2torch_compat
+    from services.worker.twin import attention, converters, ml_converters, onnx2torch_compat
 
-    onnx2torch_compat.install(converters.CONVERTERS + ml_converters.CONVERTERS)
+    onnx2torch_compat.install(
+        converters.CONVERTERS + attention.CONVERTERS + ml_converters.CONVERTERS
+    )
 
 
 def _inline_shared_initializers(graph: Any) -> None:

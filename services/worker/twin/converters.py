@@ -87,7 +87,7 @@ class Reduce(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         axes = self.axes if self.axes is not None else tuple(range(x.dim()))
-        return _REDUCERS[self.op_type](x, axes, self.keepdims)  # type: ignore[no-untyped-call]
+        return _REDUCERS[self.op_type](x, axes, self.keepdims)
 
 
 class Reshape(nn.Module):

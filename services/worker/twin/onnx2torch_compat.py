@@ -123,7 +123,7 @@ def onnx2torch() -> types.ModuleType:
         stand_in = _torchvision_stand_in()
         sys.modules.update(stand_in)
     try:
-        import onnx2torch as module  # type: ignore[import-untyped]
+        import onnx2torch as module
     finally:  # onnx2torch keeps its references; nobody else should find the stand-in
         for name, stub in stand_in.items():
             if sys.modules.get(name) is stub:
@@ -183,7 +183,7 @@ def upstream_converter(op_type: str, version: int, domain: str = "") -> Callable
 
 def _adapt(converter: Converter, version: int) -> Callable[[Any, Any], Any]:
     import torch
-    from onnx2torch.utils.common import (  # type: ignore[import-untyped]
+    from onnx2torch.utils.common import (
         OnnxMapping,
         OperationConverterResult,
         get_const_value,

@@ -15,9 +15,11 @@ from services.worker.twin import load_twin
 EXPORTERS = ("legacy-17", "dynamo")
 
 
-def export(module: torch.nn.Module, example: torch.Tensor, exporter: str) -> bytes:
+def export(
+    module: torch.nn.Module, example: torch.Tensor, exporter: str, opset: int | None = None
+) -> bytes:
     """``module`` as ONNX with a dynamic batch axis: ``legacy-17`` is the TorchScript exporter
-    at opset 17, ``dynamo`` torch's default exporter at its default opset."""
+    at opset 17, ``dynamo`` torch's default exporter at ``opset`` (default: its own)."""
     buffer = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
@@ -29,7 +31,7 @@ def export(module: torch.nn.Module, example: torch.Tensor, exporter: str) -> byt
             )  # fmt: skip
         else:
             torch.onnx.export(
-                module.eval(), (example,), buffer, dynamo=True, verbose=False,
+                module.eval(), (example,), buffer, dynamo=True, verbose=False, opset_version=opset,
                 input_names=["input"], output_names=["scores"],
                 dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=64)},),
             )  # fmt: skip
