@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from services.api.app import create_app
-from services.api.explanations.sources import EVENTS_POLL_S
+from services.api.explanations.sources import EVENTS_POLL_S, LISTENER_NAME
 from shared.db import jobs
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.migrate import upgrade
@@ -152,6 +152,49 @@ def test_a_rolled_back_transition_is_not_pushed(
         assert _next_event(sink) == ("job", _job(job_id, "failed", "one commit"))
         assert _next_event(sink) == ("done", {})
         assert statements.count - idle == 1
+    finally:
+        worker.dispose()
+        reader.join(timeout=WAIT_S)
+    assert not reader.is_alive()
+
+
+def test_a_lost_listener_reconnects_and_delivers_what_changed_meanwhile(
+    api: tuple[TestClient, Statements], pg_settings: Settings
+) -> None:
+    client, _ = api
+    body = client.post(
+        "/v1/predictions",
+        files={"file": ("x.png", inputs.gray_png())},
+        data={"model": "tiny-cnn", "methods": "saliency"},
+    ).json()
+    job_id = uuid.UUID(body["explanations"][0]["id"])
+    sink: queue.Queue[tuple[str, dict]] = queue.Queue()
+    reader = threading.Thread(target=_read_events, args=(client, body["links"]["events"], sink))
+    reader.start()
+    assert _next_event(sink) == ("job", _job(job_id, "queued"))
+    worker = make_engine(pg_settings.database_url)
+    sessions = make_session_factory(worker)
+    try:
+        with sessions.begin() as session:
+            # The listener's connection dies; the claim commits before it is back (its first
+            # retry waits 0.5 s), so the notification is lost: the re-read after the
+            # reconnect delivers the change.
+            killed = session.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = :name AND datname = current_database()"
+                ),
+                {"name": LISTENER_NAME},
+            )
+        assert killed == 1
+        with sessions.begin() as session:
+            attempt = jobs.claim(session, job_id=job_id, lease_s=60, worker="test", device="cpu")
+        assert attempt == 1
+        assert _next_event(sink) == ("job", _job(job_id, "running"))
+        with sessions.begin() as session:
+            assert jobs.fail(session, job_id=job_id, attempt=attempt, reason="after reconnect")
+        assert _next_event(sink) == ("job", _job(job_id, "failed", "after reconnect"))
+        assert _next_event(sink) == ("done", {})
     finally:
         worker.dispose()
         reader.join(timeout=WAIT_S)

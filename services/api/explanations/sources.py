@@ -23,6 +23,7 @@ from shared.db.notify import JOB_STATUS_CHANNEL
 log = logging.getLogger(__name__)
 
 EVENTS_POLL_S = 1.0  # SQLite: how often the watcher re-reads the watched predictions
+LISTENER_NAME = "xai-api job-watch"  # its application_name in pg_stat_activity
 _LIVENESS_S = 30.0  # an idle listener checks its connection this often
 _MAX_BACKOFF_S = 10.0
 
@@ -45,7 +46,7 @@ def listen_source(dsn: str) -> ChangeSource:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                    dsn, autocommit=True, connect_timeout=3
+                    dsn, autocommit=True, connect_timeout=3, application_name=LISTENER_NAME
                 ) as connection:
                     await connection.execute(
                         sql.SQL("LISTEN {}").format(sql.Identifier(JOB_STATUS_CHANNEL))
