@@ -128,3 +128,28 @@ def test_linear_classifier_post_transforms(post) -> None:
     assert_array_equal(twin_label.numpy(), label)
     assert set(label) == {7, 8, 9}
     assert_allclose(twin_scores.numpy(), scores, atol=1e-6, rtol=0)
+
+
+def _classifier(**attributes) -> bytes:
+    node = helper.make_node("LinearClassifier", ["x"], ["label", "scores"], domain=ML_DOMAIN,
+                            coefficients=[1.0, -1.0], **attributes)  # fmt: skip
+    graph = helper.make_graph(
+        [node], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
+        [helper.make_tensor_value_info("label", TensorProto.INT64, [None]),
+         helper.make_tensor_value_info("scores", TensorProto.FLOAT, [None, 2])],
+    )  # fmt: skip
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid(ML_DOMAIN, 1)]
+    return helper.make_model(graph, opset_imports=opsets).SerializeToString()
+
+
+@pytest.mark.parametrize(
+    ("attributes", "message"),
+    [
+        ({"classlabels_ints": [0, 1], "intercepts": [0.5]}, "one score for two classes"),
+        ({"classlabels_strings": ["a", "b"], "intercepts": [0.0]}, "string labels"),
+    ],
+)
+def test_linear_classifiers_without_a_tensor_form_are_refused_clearly(attributes, message) -> None:
+    with pytest.raises(ExplainerError, match=message):
+        load_twin(_classifier(**attributes))
