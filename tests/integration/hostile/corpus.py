@@ -10,9 +10,11 @@ preprocessing step (``step=text``) that the record must show.
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
+from bench import decode_memory
 from tests.support import inputs
 from tests.support.bundles import breast_cancer_case
 
@@ -83,6 +85,16 @@ def _png_without_crc_check() -> bytes:
     return bytes(data)
 
 
+def _png_with_trailing_pixel_data() -> bytes:
+    data = inputs.gray_png()
+    start = data.index(b"IDAT") + 4
+    length = int.from_bytes(data[start - 8 : start - 4], "big")
+    idat = zlib.compress(zlib.decompress(data[start : start + length]) + b"XQZ-TRAILING" * 100)
+    chunk = len(idat).to_bytes(4, "big") + b"IDAT" + idat
+    crc = zlib.crc32(b"IDAT" + idat).to_bytes(4, "big")
+    return data[: start - 8] + chunk + crc + data[start + length + 4 :]
+
+
 def _over_cap_multipart_streamed() -> dict[str, Any]:
     head = (
         part("model", IMAGE_MODEL.encode())
@@ -112,6 +124,33 @@ HOSTILE: dict[str, Case] = {
     ),
     "PNG with 64 zTXt chunks of 1 MiB each": Case(
         lambda: image(inputs.png_with_text_bomb(64)), 422, "text chunks"
+    ),
+    # --- small files that decode large (all-zero pixels), at the pixel cap -----------------
+    "RGBA PNG 1000x1000 of zeros (4 KB)": Case(
+        lambda: image(decode_memory.png_zeros(1000, 1000)), 201, "alpha=composited over black"
+    ),
+    "16-bit RGBA PNG 1000x1000 of zeros": Case(
+        lambda: image(decode_memory.png_zeros(1000, 1000, bit_depth=16)), 201, "alpha=composited"
+    ),
+    "16-bit grey PNG 1000x1000 of zeros": Case(
+        lambda: image(decode_memory.png_zeros(1000, 1000, bit_depth=16, colour_type=0)),
+        201,
+        "scale=/65535 (I;16)",
+    ),
+    "interlaced RGBA PNG 1000x1000 (decoded whole, under its allowance)": Case(
+        lambda: image(decode_memory.png_zeros(1000, 1000, interlaced=True)), 201, "stored=PNG"
+    ),
+    "progressive JPEG 1000x1000": Case(
+        lambda: image(decode_memory.jpeg_zeros(1000, progressive=True)), 201, "decoder=Pillow JPEG"
+    ),
+    "deflated DICOM 1000x1000 of zeros": Case(
+        lambda: image(decode_memory.dicom_zeros(1000)), 201, "decoder=pydicom"
+    ),
+    "deflated DICOM 3400x3400 of zeros (22 MiB inflated, 20 KB sent)": Case(
+        lambda: image(decode_memory.dicom_zeros(3400)), 422, "inflates to over 21 MiB"
+    ),
+    "PNG with data hidden after its rows in the pixel stream": Case(
+        lambda: image(_png_with_trailing_pixel_data()), 201, "stored=PNG"
     ),
     "PNG 1x100000": Case(lambda: image(inputs.gray_image(1, 100_000)), 422, "distort"),
     "PNG 100000x1": Case(lambda: image(inputs.gray_image(100_000, 1)), 422, "distort"),
