@@ -11,6 +11,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import inspect
+import warnings
 from pathlib import Path
 
 import onnx
@@ -174,3 +175,24 @@ def test_upstream_convert_still_returns_a_whole_tuple_for_one_of_its_outputs() -
     )
     b, c = onnx2torch_compat.convert(proto)(x)
     assert torch.equal(b, x[2:]) and torch.equal(c, -x[:2])
+
+
+def test_converted_slices_use_the_tuple_indexing() -> None:
+    starts, ends = (
+        helper.make_tensor("starts", 7, [2], [1, -3]),
+        helper.make_tensor("ends", 7, [2], [3, -1]),
+    )
+    axes = helper.make_tensor("axes", 7, [2], [1, 2])
+    graph = helper.make_graph(
+        [helper.make_node("Slice", ["x", "starts", "ends", "axes"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2, 3, 4])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)],
+        [starts, ends, axes],
+    )
+    data = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    x = torch.arange(24.0).reshape(2, 3, 4)
+    twin = onnx2torch_compat.convert(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the list-of-slices deprecation would raise here
+        assert torch.equal(twin(x), x[:, 1:3, -3:-1])
