@@ -1,5 +1,6 @@
-"""Pseudonymisation end to end: canary identifiers sent in ``case_ref`` and in DICOM tags reach
-no table, no column, no Redis key and no log line of a real ``xai serve`` + ``xai worker`` on
+"""Pseudonymisation end to end: canary identifiers sent in ``case_ref``, in DICOM tags, in PNG
+text chunks (tEXt, zTXt, iTXt, XMP, eXIf) and in JPEG EXIF, XMP and comments reach no table, no
+column, no Redis key and no log line of a real ``xai serve`` + ``xai worker`` on
 Postgres and Redis, nor does the HMAC key of the case references. The scanner is shown to find
 each canary first (in a probe table and a probe log), so a clean scan means something."""
 
@@ -17,7 +18,13 @@ from sqlalchemy.types import LargeBinary
 from shared.db.engine import make_engine
 from shared.db.models import Role
 from tests.support.bundles import breast_cancer_case
-from tests.support.canaries import assert_no_canary, canary_dicom
+from tests.support.canaries import (
+    assert_no_canary,
+    assert_no_canary_in_png,
+    canary_dicom,
+    canary_jpeg,
+    canary_png,
+)
 from tests.support.live import LiveApi, live_api
 from tests.support.processes import wait_final
 
@@ -44,20 +51,27 @@ def test_no_identifier_or_key_reaches_the_record_the_queue_or_the_logs(
 
 
 def _submit_and_read_back(api: LiveApi) -> tuple[list[bytes], list[str]]:
-    """Two DICOMs and a tabular case, each with its own canaries; every read a user makes."""
+    """Two DICOMs, a PNG, a JPEG and a tabular case, each with its own canaries; every read a
+    user makes."""
     originals, needles, predictions = [], [], []
-    for label in ("K", "L"):
-        dicom, canaries = canary_dicom(label)
-        case_ref = f"XQZ{label}-CASE-REF-{uuid.uuid4().hex[:8]}"
+    uploads = [
+        ("scan.dcm", "application/dicom", *canary_dicom("K")),
+        ("scan.dcm", "application/dicom", *canary_dicom("L")),
+        ("scan.png", "image/png", *canary_png("M")),
+        ("photo.jpg", "image/jpeg", *canary_jpeg("N")),
+    ]
+    for name, media_type, upload, canaries in uploads:
+        case_ref = f"XQZ{name[:4].upper()}-CASE-REF-{uuid.uuid4().hex[:8]}"
         response = api.client.post(
             "/v1/predictions",
-            files={"file": ("scan.dcm", dicom, "application/dicom")},
+            files={"file": (name, upload, media_type)},
             data={"model": "tiny-cnn", "case_ref": case_ref},
         )
         assert response.status_code == 201, response.text
         predictions.append((response.json(), case_ref, canaries))
-        originals.append(dicom)
-        # text canaries; the birth date (digits) could match a number in a JSON result
+        originals.append(upload)
+        # text canaries; the birth date (digits) could match a number in a JSON result; those
+        # only in compressed PNG chunks are checked in the stored input, inflated
         needles += [c for c in canaries if not c.isdigit()] + [case_ref]
     case_ref = f"XQZT-TABULAR-CASE-{uuid.uuid4().hex[:8]}"
     response = api.client.post(
@@ -100,6 +114,8 @@ def _read_as_an_auditor(
     stored = client.get(f"{record}/input", headers=headers)
     assert stored.status_code == 200
     assert_no_canary(stored.content, canaries)
+    if stored.headers["content-type"].startswith("image/png"):
+        assert_no_canary_in_png(stored.content, canaries)  # inside compressed chunks too
     report = client.get(f"{record}/report.json", headers=headers)
     assert report.status_code == 200, report.text
 
