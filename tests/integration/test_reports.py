@@ -33,6 +33,7 @@ from shared.methods import METHODS
 from shared.settings import Settings
 from tests.support import pdf
 from tests.support.inprocess import archived_image_and_tabular, context_for
+from tests.support.pdfa import pdfa_2b_problems
 from tests.support.tokens import PURPOSE, Token, issue
 
 REPORT = "/v1/audit/records/{}/report.{}"
@@ -168,6 +169,7 @@ def test_pdf_report_is_readable_text_with_the_archived_renderings(decisions: Dec
     assert response.headers["content-type"] == "application/pdf"
     disposition = response.headers["content-disposition"]
     assert disposition.startswith("attachment") and f"{decisions.image}.pdf" in disposition
+    assert pdfa_2b_problems(response.content) == []  # archival: PDF/A-2b, as pypdf reads it
     reader, text = pdf.read(response.content)
     flat = pdf.squashed(text)
     with decisions.sessions() as session:
@@ -205,7 +207,9 @@ def test_tabular_report_lists_the_top_features_and_embeds_the_waterfall(
     assert explanation["method"] == "tree_shap" and len(top) == 11  # 10 and "20 other features"
     assert "additivity_error" in explanation["result"]["quality_readings"]
     assert report["feedback"] == []
-    reader, text = pdf.read(get(decisions, decisions.tabular, "pdf").content)
+    document = get(decisions, decisions.tabular, "pdf").content
+    assert pdfa_2b_problems(document) == []
+    reader, text = pdf.read(document)
     assert top[0]["name"] in text and "No clinician feedback" in text
     assert len(pdf.embedded_images(reader)) == 1
 

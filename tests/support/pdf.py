@@ -24,7 +24,6 @@ def squashed(text: str) -> str:
 
 
 def embedded_images(reader: pypdf.PdfReader) -> list[np.ndarray]:
-    """Each distinct image as drawn, ``uint8 [H, W, 3]``. Matplotlib lists its image resources
-    on every page and stores rows bottom-up, drawn with a flipping matrix: rows are turned back."""
+    """Each distinct image XObject, ``uint8 [H, W, 3]`` as stored (rows top-down)."""
     images = {image.data: image for page in reader.pages for image in page.images}
-    return [np.asarray(image.image.convert("RGB"))[::-1] for image in images.values()]
+    return [np.asarray(image.image.convert("RGB")) for image in images.values()]
