@@ -18,10 +18,11 @@ TYPECHECK_STRICT ?= 0
 
 .PHONY: run test lint typecheck lock clean system-deps
 
-# Debian packages the tests use: Chromium for the browser tests, docker-compose to parse the
+# Debian packages the tests use: Chromium for the browser tests, poppler-utils to check the
+# PDF/A reports, docker-compose to parse the
 # compose file. Installed when missing (as root with apt-get); otherwise the tests that need
 # them say what is missing.
-SYSTEM_TOOLS := docker-compose:docker-compose chromium:chromium
+SYSTEM_TOOLS := docker-compose:docker-compose chromium:chromium pdffonts:poppler-utils
 
 # --no-deps: the lock is the whole environment, so pip resolves nothing by itself. The one
 # package the lock leaves out on purpose is torchvision (onnx2torch asks for it; it does not
