@@ -6,6 +6,7 @@ import { describe, getJson } from "./api.js";
 import { RecordSearch } from "./audit-search.js";
 import { RecordView } from "./audit-record.js";
 import { el } from "./dom.js";
+import { loadMethods } from "./methods.js";
 import { signIn } from "./signin.js";
 
 const $ = (id) => document.getElementById(id);
@@ -60,6 +61,7 @@ const search = new RecordSearch({ onOpen: (id, button) => record.open(id, button
 $("verify").onclick = verify;
 
 signIn(async () => {
+  await loadMethods(); // the methods' labels, before any record is listed
   await search.search(); // the first page, newest first; a 403 here means "not an auditor"
   suggest(await getJson("/v1/models"));
 }, { askPurpose: true, forbidden: FORBIDDEN });

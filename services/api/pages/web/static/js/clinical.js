@@ -6,6 +6,7 @@ import { CaseForm } from "./case-form.js";
 import { el, percent, setError } from "./dom.js";
 import { Explanations } from "./explanations.js";
 import { feedbackSection } from "./feedback.js";
+import { loadMethods } from "./methods.js";
 import { signIn } from "./signin.js";
 
 const $ = (id) => document.getElementById(id);
@@ -67,6 +68,7 @@ async function submit(event) {
 }
 
 signIn(async () => {
+  await loadMethods();
   const models = await getJson("/v1/models");
   if (models.length === 0) {
     setError($("app-error"), "No model is served: build or install a bundle first.");

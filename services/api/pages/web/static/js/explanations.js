@@ -5,7 +5,7 @@
 import { describe, eventsUrl, getJson } from "./api.js";
 import { clear, el } from "./dom.js";
 import { HeatmapView, modelViewUrl } from "./image-view.js";
-import { methodDescription, methodName } from "./methods.js";
+import { methodDescription, methodLimitations, methodName } from "./methods.js";
 import { qualityBadges } from "./quality.js";
 import { tabularView } from "./tabular-view.js";
 
@@ -45,7 +45,9 @@ export class Explanations {
     const panel = el("div", {
       role: "tabpanel", id: panelId, "aria-labelledby": tabId, tabindex: "0",
       "data-method": job.method, "data-job-id": job.id, hidden: !selected,
-    }, el("p", { className: "help", text: methodDescription(job.method) }), body);
+    }, el("p", { className: "help", text: methodDescription(job.method) }),
+    el("p", { className: "help", "data-role": "limitations",
+      text: `Limitations: ${methodLimitations(job.method)}` }), body);
     this.tablist.append(tab);
     this.panels.append(panel);
     this.jobs.set(job.id, { ...job, tab, status, panel, body, rendered: false });
@@ -136,7 +138,8 @@ export class Explanations {
         el("p", {}, el("span", { className: "status-pill succeeded", text: "ready" }),
           ` Explains “${label}” · computed in ${took}`
           + ` on ${explanation.device || "unknown device"}`),
-        qualityBadges(explanation.result) || "",
+        qualityBadges(job.method, explanation.result) || "",
+        parametersLine(explanation.result.parameters),
         view,
       );
     } catch (error) {
@@ -145,4 +148,12 @@ export class Explanations {
         text: `This explanation could not be shown. ${describe(error)}` }));
     }
   }
+}
+
+/** The parameters the worker used, as it archived them. */
+function parametersLine(parameters) {
+  const entries = Object.entries(parameters || {});
+  if (entries.length === 0) return "";
+  return el("p", { className: "meta", "data-role": "parameters",
+    text: `Computed with ${entries.map(([name, value]) => `${name} = ${value}`).join(" · ")}` });
 }

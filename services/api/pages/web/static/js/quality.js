@@ -1,65 +1,38 @@
-// Quality badges: each figure the worker recorded, judged against its threshold, with a
-// plain-language tooltip (shown on hover and on keyboard focus). Word + symbol, not colour only.
+// Quality badges: each figure the worker recorded that the method registry gives a bound,
+// judged against it, with the registry's plain-words reading as a tooltip (shown on hover and
+// on keyboard focus). Word + symbol, not colour only.
 
 import { el, percent, uniqueId } from "./dom.js";
+import { fillReading, qualityFigures } from "./methods.js";
 
 const scientific = (v) => (v === 0 ? "0" : v.toExponential(1));
 
-const CHECKS = [
-  {
-    key: "completeness_delta_relative",
-    name: "Completeness",
-    value: (v) => `gap ${percent(v)}`,
-    good: (v, parameters) => v <= (parameters.max_relative_delta ?? 0.05),
-    tip: (v) => "Integrated Gradients must add up to the change of the model's score between a "
-      + `black image and this one. The part that does not add up is ${percent(v)} of that `
-      + "change; under 5 % means the map accounts for the decision.",
-  },
-  {
-    key: "additivity_error",
-    name: "Additivity",
-    value: (v) => `error ${scientific(v)}`,
-    good: (v) => v < 1e-3,
-    tip: (v, units) => "The contributions of all measurements plus the average output must equal "
-      + `this case's model output exactly (in ${units || "model units"}). They differ by `
-      + `${scientific(v)}; below 0.001 means nothing is missing from the explanation.`,
-  },
-  {
-    key: "parity_max_abs_diff",
-    name: "Parity",
-    value: (v) => `diff ${scientific(v)}`,
-    good: (v) => v <= 1e-4,
-    tip: (v) => "The explanation is computed on a copy of the served model. On this case the copy's "
-      + `outputs differ from the served model's by at most ${scientific(v)}: it explains the very `
-      + "model that gave the diagnosis.",
-  },
-  {
-    key: "served_parity_max_abs_diff",
-    name: "Parity",
-    value: (v) => `diff ${scientific(v)}`,
-    good: (v) => v <= 1e-4,
-    tip: (v) => "The trees were read from the served model file. Their output differs from the "
-      + `served model's by at most ${scientific(v)} on this case: the explanation is of the very `
-      + "model that gave the diagnosis.",
-  },
-];
+/** The bound a figure is judged by: its own, or the job's parameter it names. */
+function boundOf(figure, parameters) {
+  if (figure.bound_parameter) return parameters[figure.bound_parameter] ?? null;
+  return figure.bound;
+}
 
-export function qualityBadges(result) {
+export function qualityBadges(method, result) {
   const quality = result.quality || {};
   const parameters = result.parameters || {};
-  const units = (result.summary || {}).units;
-  const badges = CHECKS.filter((check) => typeof quality[check.key] === "number").map((check) => {
-    const value = quality[check.key];
-    const good = check.good(value, parameters);
+  const badges = qualityFigures(method).flatMap((figure) => {
+    const value = quality[figure.name];
+    const bound = boundOf(figure, parameters);
+    if (typeof value !== "number" || typeof bound !== "number") return [];
+    const good = value <= bound;
+    const shown = figure.percent ? percent(value) : scientific(value);
+    const limit = figure.percent ? percent(bound) : scientific(bound);
     const tipId = uniqueId("tip");
-    return el("span", { className: "badge-wrap" },
+    return [el("span", { className: "badge-wrap" },
       el("span", {
         className: `badge ${good ? "good" : "check"}`, tabindex: "0",
-        "aria-describedby": tipId, "data-quality": check.key,
-        text: `${good ? "✓" : "!"} ${check.name}: ${check.value(value)} · ${good ? "good" : "check"}`,
+        "aria-describedby": tipId, "data-quality": figure.name,
+        text: `${good ? "✓" : "!"} ${figure.label}: ${shown} · ${good ? "good" : "check"}`,
       }),
-      el("span", { className: "tip", role: "tooltip", id: tipId, text: check.tip(value, units) }),
-    );
+      el("span", { className: "tip", role: "tooltip", id: tipId,
+        text: `${fillReading(figure.reading, value)} Good when at most ${limit}.` }),
+    )];
   });
   if (badges.length === 0) return null;
   return el("div", { className: "badges", role: "group", "aria-label": "Quality of this explanation" },
