@@ -22,6 +22,7 @@ from services.worker.demo.build import build_demo_bundles
 from services.worker.explainers import LoadedModel, get_explainer
 from services.worker.twin import load_twin
 from shared.bundles.registry import Registry
+from shared.methods import METHODS
 from shared.preprocess.image import prepare_image
 
 
@@ -78,10 +79,11 @@ def main() -> None:
     )
     x = prepare_image(png, bundle.manifest.input, max_pixels=10**7).tensor  # type: ignore[arg-type]
     explainer = get_explainer(args.method)
+    resolved = METHODS[args.method].resolve(bundle.manifest, parameters)
     own_ms = []
     for i in range(args.warmup + args.n):
         start = time.perf_counter()
-        explainer.explain(model=model, x=x, target=1, parameters=dict(parameters), seed=0)
+        explainer.explain(model=model, x=x, target=1, parameters=resolved, seed=0)
         if i >= args.warmup:
             own_ms.append((time.perf_counter() - start) * 1000)
 
