@@ -41,6 +41,7 @@ class PngLayout:
     kept: tuple[tuple[bytes, bytes], ...]  # PLTE, tRNS as (type, body)
     idat: tuple[tuple[int, int], ...]  # (start, end) of each IDAT body in the file
     has_text: bool
+    only_pixels: bool  # no chunk but IHDR, PLTE, tRNS, IDAT, IEND, and nothing after IEND
 
     @property
     def bpp(self) -> int:
@@ -55,6 +56,7 @@ class PngLayout:
 def layout(data: bytes) -> PngLayout:
     """The chunks of a PNG whose signature and IHDR Pillow has accepted; every CRC checked."""
     offset, kept, idat, header, has_text = len(SIGNATURE), [], [], b"", False
+    only_pixels = True
     while offset + 8 <= len(data):
         length, kind = struct.unpack(">I4s", data[offset : offset + 8])
         start, end = offset + 8, offset + 8 + length
@@ -70,14 +72,16 @@ def layout(data: bytes) -> PngLayout:
         elif kind in _KEPT:
             kept.append((kind, data[start:end]))
         has_text = has_text or kind in _TEXT
+        only_pixels = only_pixels and kind in (b"IHDR", b"IDAT", b"IEND", *_KEPT)
         offset = end + 4
         if kind == b"IEND":
             break
+    only_pixels = only_pixels and offset == len(data)
     if len(header) != 13 or not idat:
         raise InputError.field("file", "truncated PNG: no image header or no pixel data")
     width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", header)
     return PngLayout(width, height, depth, colour, interlace == 1, tuple(kept), tuple(idat),
-                     has_text)  # fmt: skip
+                     has_text, only_pixels)  # fmt: skip
 
 
 def filtered_rows(data: bytes, png: PngLayout) -> Iterator[np.ndarray]:
@@ -110,12 +114,32 @@ def filtered_rows(data: bytes, png: PngLayout) -> Iterator[np.ndarray]:
 
 def metadata_free(data: bytes, png: PngLayout) -> bytes:
     """The same image with only IHDR, PLTE, tRNS, the pixel data (re-compressed: its filtered
-    rows exactly, nothing after them) and IEND. Deterministic, and a fixed point."""
+    rows exactly, nothing after them) and IEND; ``data`` itself if it holds nothing else.
+    Deterministic, and a fixed point."""
+    if png.only_pixels and _stream_ends_with_the_rows(data, png):
+        return data
     deflater = zlib.compressobj(6)
     idat = b"".join(deflater.compress(b.tobytes()) for b in filtered_rows(data, png))
     idat += deflater.flush()
     header = struct.pack(">IIBBBBB", png.width, png.height, png.bit_depth, png.colour_type, 0, 0, 0)
     return _file(header, [*png.kept, (b"IDAT", idat)])
+
+
+def _stream_ends_with_the_rows(data: bytes, png: PngLayout) -> bool:
+    """Whether the pixel stream inflates to the rows and ends there (output discarded)."""
+    expected = png.height * (1 + png.row_bytes)
+    inflater, size = zlib.decompressobj(), 0
+    try:
+        for start, end in png.idat:
+            pending = data[start:end]
+            while pending and size <= expected:
+                size += len(inflater.decompress(pending, STRIP_BYTES))
+                pending = inflater.unconsumed_tail
+            if inflater.eof and (pending or inflater.unused_data or end != png.idat[-1][1]):
+                return False
+    except zlib.error:
+        return False
+    return inflater.eof and size == expected
 
 
 def strips(data: bytes, png: PngLayout) -> Iterator[Image.Image]:
