@@ -24,7 +24,7 @@ from PIL import Image
 from shared.preprocess.errors import InputError
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
-STRIP_BYTES = 1024 * 1024  # unfiltered bytes per strip
+STRIP_BYTES = 256 * 1024  # unfiltered bytes per strip
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 _KEPT = (b"PLTE", b"tRNS")  # the only chunks besides IHDR/IDAT/IEND that change decoded pixels
 _LANE_MODES = {4: "RGBA", 3: "RGB", 2: "LA", 1: "L"}  # lossless byte layouts Pillow unfilters

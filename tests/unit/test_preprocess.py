@@ -217,6 +217,8 @@ def test_a_png_is_stored_with_its_pixels_and_no_trailing_data() -> None:
     stored = prepare_image(sneaky, GRAY, max_pixels=10**6).raw
     stored_layout = png_module.layout(stored)
     assert zlib.decompress(stored[slice(*stored_layout.idat[0])]) == inflated
+    assert prepare_image(image, GRAY, max_pixels=10**6).raw == image, "nothing to drop: as sent"
+    assert prepare_image(stored, GRAY, max_pixels=10**6).raw == stored
 
 
 def test_what_must_be_decoded_whole_is_refused_over_its_allowance() -> None:
