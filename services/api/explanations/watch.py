@@ -111,7 +111,6 @@ class JobWatch:
         self._dirty: set[uuid.UUID] = set()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self.reads = 0  # batches read, for tests and benchmarks
 
     async def start(self) -> None:
         self._tasks = [
@@ -167,9 +166,9 @@ class JobWatch:
                 log.exception("reading job states for %d predictions failed", len(dirty))
                 self._dirty |= set(dirty)
                 await asyncio.sleep(1.0)
+                self._wake.set()
 
     async def _deliver(self, prediction_ids: list[uuid.UUID]) -> None:
-        self.reads += 1
         states = await to_thread.run_sync(read_jobs, self._sessions, prediction_ids)
         for pid, jobs in states.items():
             subscribers = self._subscribers.get(pid)
