@@ -41,7 +41,7 @@ MIN_REQUESTS = 1000
 # with max examples per operation and phase. Auditor reads are slower by design (each one is
 # logged first; verify walks the whole chain, a PDF report takes ~0.8 s), hence fewer.
 ROLE_PATHS = {
-    Role.clinician: (r"^/v1/(predictions|explanations)|^/v1/models$", 40),
+    Role.clinician: (r"^/v1/(predictions|explanations)|^/v1/(models|methods)$", 40),
     Role.auditor: (r"^/v1/audit/", 12),
     Role.ops: (r"^/v1/ops/|^/metrics$|^/healthz$|^/readyz$|/summary\.png$", 40),
 }
@@ -76,6 +76,7 @@ def archived(api: LiveApi) -> dict[str, list[str]]:
     return {
         "predictions": [body["id"] for body in bodies],
         "jobs": jobs,
+        "tabular_jobs": [job["id"] for job in bodies[1]["explanations"]],
         "replays": [replay.json()["id"]],
         "models": ["tiny-cnn", "tiny-gbt"],
         "versions": ["v1"],
@@ -99,6 +100,13 @@ def _config(path: Path, known: dict[str, list[str]]) -> Path:
     lines += [
         f'"{key}" = {{ dictionary = "{name}", probability = 0.5 }}'
         for key, name in bindings.items()
+    ]
+    # a waterfall exists for tabular explanations only: offer it those ids
+    lines += [
+        "",
+        "[[operations]]",
+        'include-path = "/v1/explanations/{job_id}/waterfall.png"',
+        'parameters = { "path.job_id" = { dictionary = "tabular_jobs", probability = 0.5 } }',
     ]
     path.write_text("\n".join(lines) + "\n")
     return path
