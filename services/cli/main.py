@@ -12,6 +12,7 @@ from pathlib import Path
 
 from services.cli.admin import register as register_admin
 from services.cli.config import command_settings
+from services.cli.models import register as register_models
 
 
 def _build_demo(args: argparse.Namespace) -> int:
@@ -25,7 +26,8 @@ def _build_demo(args: argparse.Namespace) -> int:
 def _db_upgrade(args: argparse.Namespace) -> int:
     from shared.db.migrate import upgrade
 
-    upgrade(command_settings().database_url)
+    settings = command_settings()
+    upgrade(settings.database_url, case_ref_key=settings.case_ref_key.get_secret_value().encode())
     print("database at head")
     return 0
 
@@ -92,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     build = command("build-demo", _build_demo, "build the demo bundles (deterministic)", models)
     build.add_argument("--out", help="bundles folder (default: XAI_BUNDLES_DIR)")
     build.add_argument("--force", action="store_true", help="rebuild even if present")
+    register_models(models)
 
     db = commands.add_parser("db", help="the record").add_subparsers(
         dest="db_command", required=True

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.worker.explainers.base import LoadedModel
 from shared.bundles.registry import Bundle, Registry
 from shared.db.engine import make_engine, make_session_factory
+from shared.methods.spec import image_network
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ class ModelCache:
             providers.insert(0, "CUDAExecutionProvider")
         session = ort.InferenceSession(model_bytes, options, providers=providers)
         twin = None
-        if bundle.manifest.model_family == "neural-network":
+        if image_network(bundle.manifest):  # tabular methods call the ORT session only
             twin = load_twin(model_bytes).to(self.device)
         return LoadedModel(bundle=bundle, session=session, twin=twin, device=self.device)
 
