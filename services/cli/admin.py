@@ -134,8 +134,14 @@ def _audit_verify(args: argparse.Namespace) -> int:
         return 2
     if report.ok:
         print(
-            f"ok: {report.checked} records, {report.blobs_checked} blobs verified; "
-            f"head {report.head_seq} {report.head_hash}"
+            f"ok: {report.checked} records, {report.blobs_checked} blobs verified "
+            f"(seq {report.from_seq}..{report.to_seq}); head {report.head_seq} {report.head_hash}"
+            + (f"; --to clamped to the head {report.to_seq}" if report.clamped else "")
+            + (
+                "; --from lies past the head: nothing to check"
+                if report.to_seq < report.from_seq and args.start
+                else ""
+            )
         )
         return 0
     where = "" if report.first_bad_seq is None else f" at seq {report.first_bad_seq}"

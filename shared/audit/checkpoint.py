@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shared.audit.chain import GENESIS_HASH, iso
-from shared.audit.verify import verify
+from shared.audit.verify import MAX_SEQ, verify
 from shared.db.models import AuditRecord
 
 FORMAT = "xai-audit-checkpoint/1"
@@ -58,8 +58,8 @@ class Checkpoint:
             created_at = datetime.fromisoformat(data["created_at"])
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"malformed checkpoint: {exc}") from exc
-        if not (isinstance(seq, int) and isinstance(count, int) and seq >= 0 and count >= 0):
-            raise CheckpointError("checkpoint seq and count must be non-negative integers")
+        if not all(isinstance(n, int) and 0 <= n <= MAX_SEQ for n in (seq, count)):
+            raise CheckpointError(f"checkpoint seq and count must be integers in 0..{MAX_SEQ}")
         if not (isinstance(digest, str) and _HEX64.fullmatch(digest)):
             raise CheckpointError("checkpoint hash must be 64 lowercase hex characters")
         if created_at.tzinfo is None:

@@ -17,6 +17,12 @@ For each record, in ``seq`` order, in batches (never the whole table in memory):
    walk, every token row has a record. The depth stops there: the verifier does not re-run a
    model (that is replay's job), nor check rows no record names.
 
+A range is a query, never evidence: ``end`` past the head is clamped to the head, ``start``
+past it checks nothing, and the report names the range actually checked (``from_seq`` ..
+``to_seq``; ``to_seq = from_seq - 1`` when empty). A tail cut off the chain looks like a shorter
+chain either way; only a checkpoint reveals it. A range no chain can have (below 1, beyond a
+64-bit sequence number, ``start > end``) is a :class:`RangeError`.
+
 With a checkpoint (exported earlier, kept outside the database) it also requires that the
 chain still reaches the checkpoint's seq (else: truncated) and that the record there has the
 checkpoint's hash and count (else: rewritten — a consistent rewrite recomputes every hash, which
@@ -39,12 +45,15 @@ from shared.audit.formats.v1 import PurgeV1, TokenV1
 from shared.audit.rows import TokenLedger, decision_mismatch
 from shared.audit.tombstones import Tombstones
 from shared.db.models import AuditPayload, AuditRecord, Blob
+from shared.errors import FieldError, InvalidInput
 from shared.hashing import sha256_hex
 
 if TYPE_CHECKING:
     from shared.audit.checkpoint import Checkpoint
 
 BATCH = 500
+MAX_SEQ = 2**63 - 1
+"""The largest sequence number a chain can hold (a signed 64-bit column)."""
 _RECORD_COLUMNS = [
     AuditRecord.seq,
     AuditRecord.created_at,
@@ -67,9 +76,32 @@ class VerifyReport:
     blobs_checked: int = 0
     rows_checked: int = 0  # decision and token records whose live rows were compared
     formats: dict[str, int] = field(default_factory=dict)  # payloads read, by record format
+    from_seq: int = 1  # the range actually checked (the request's, clamped to the head)
+    to_seq: int = 0  # from_seq - 1: an empty range
+    clamped: bool = False  # the request's end lay beyond the head
+
+    @property
+    def range(self) -> dict[str, int]:
+        return {"from_seq": self.from_seq, "to_seq": self.to_seq}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class RangeError(InvalidInput):
+    """A verify range no chain can have; names the bound (``from_seq``, ``to_seq``)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}", errors=[FieldError(field=field, reason=reason)])
+
+
+def check_range(start: int | None, end: int | None) -> None:
+    """Refuse a range no chain can have (it would otherwise reach SQL or read as a gap)."""
+    for name, value in (("from_seq", start), ("to_seq", end)):
+        if value is not None and not 1 <= value <= MAX_SEQ:
+            raise RangeError(name, f"must be between 1 and {MAX_SEQ}, got {value}")
+    if start is not None and end is not None and start > end:
+        raise RangeError("from_seq", f"must not exceed to_seq ({start} > {end})")
 
 
 class _Bad(Exception):
@@ -87,18 +119,24 @@ def verify(
     check_blobs: bool = True,
     check_rows: bool = True,
 ) -> VerifyReport:
-    """Verify records ``start..end`` (default: the whole chain as it stands when called)."""
+    """Verify records ``start..end`` (default: the whole chain as it stands when called),
+    ``end`` clamped to the head."""
+    check_range(start, end)
     first = start or 1
-    last = end if end is not None else session.scalar(select(func.max(AuditRecord.seq))) or 0
     if checkpoint is not None and (
         first > max(checkpoint.seq, 1) or (end is not None and end < checkpoint.seq)
     ):
         raise ValueError(f"the range {first}..{end} does not cover checkpoint {checkpoint.seq}")
+    head = session.scalar(select(func.max(AuditRecord.seq))) or 0
+    last = head if end is None else min(end, head)
+    last = max(last, first - 1)
+    clamped = end is not None and end > head
     walk = _Walk(session, check_blobs=check_blobs, check_rows=check_rows)
     try:
         walk.tombstones = _tombstones(session)
-        walk.prev_hash = _hash_before(session, first)
-        walk.run(first, last)
+        if first <= last:
+            walk.prev_hash = _hash_before(session, first)
+            walk.run(first, last)
         if check_rows and first == 1 and end is None:
             unrecorded = walk.tokens.unrecorded(session)
             if unrecorded:
@@ -116,6 +154,9 @@ def verify(
             blobs_checked=walk.blobs_checked,
             rows_checked=walk.rows_checked,
             formats=dict(sorted(walk.formats.items())),
+            from_seq=first,
+            to_seq=last,
+            clamped=clamped,
         )
     return VerifyReport(
         ok=True,
@@ -125,6 +166,9 @@ def verify(
         blobs_checked=walk.blobs_checked,
         rows_checked=walk.rows_checked,
         formats=dict(sorted(walk.formats.items())),
+        from_seq=first,
+        to_seq=last,
+        clamped=clamped,
     )
 
 

@@ -82,8 +82,11 @@ def _decode(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         moment, ident = json.loads(raw)
-        return datetime.fromisoformat(moment), uuid.UUID(ident)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        after = datetime.fromisoformat(moment)
+        if after.tzinfo is None:  # every cursor this API writes carries its zone
+            raise ValueError("no time zone")
+        return after, uuid.UUID(ident)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, OverflowError):
         raise InvalidInput.field("cursor", "not a cursor this API returned") from None
 
 

@@ -19,6 +19,7 @@ from services.api.core.deps import AppState, SessionDep, StateDep
 from services.api.core.errors import problem_responses
 from shared import audit
 from shared.audit.checkpoint import Checkpoint
+from shared.audit.verify import MAX_SEQ
 from shared.db import repository
 from shared.errors import NotFound
 
@@ -64,12 +65,13 @@ def get_input(prediction_id: uuid.UUID, session: SessionDep, _: AuditorDep) -> R
 async def verify_chain(
     state: StateDep,
     _: AuditorDep,
-    from_seq: Annotated[int | None, Query(ge=1)] = None,
-    to_seq: Annotated[int | None, Query(ge=1)] = None,
+    from_seq: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
+    to_seq: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
     check_blobs: bool = True,
 ) -> VerifyOut:
-    """Walk the chain (or ``from_seq..to_seq``): each record's hash, links, payload, blobs and
-    rows; ``ok`` false names the first bad ``seq`` and why."""
+    """Walk the chain (or ``from_seq..to_seq``, ``to_seq`` clamped to the head: ``range`` says
+    what was walked): each record's hash, links, payload, blobs and rows; ``ok`` false names
+    the first bad ``seq`` and why. A range past the head is never reported as tampering."""
     return await run_in_threadpool(_verify, state, from_seq, to_seq, check_blobs, None)
 
 

@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Fiel
 
 from services.api.explanations.schemas import ExplanationOut
 from services.api.predictions.schemas import FeedbackOut, JobOut
+from shared.audit.verify import MAX_SEQ
 from shared.db.models import JobStatus
 
 
@@ -145,6 +146,14 @@ class FullRecord(BaseModel):
         )
 
 
+class VerifiedRange(BaseModel):
+    """The records a verification walked: the requested range with its end clamped to the
+    chain's head (``to_seq = from_seq - 1``: none, the range starts past the head)."""
+
+    from_seq: int
+    to_seq: int
+
+
 class VerifyOut(BaseModel):
     """The outcome of a chain verification: ``VerifyOut.model_validate(report)``."""
 
@@ -157,6 +166,8 @@ class VerifyOut(BaseModel):
     head_seq: int
     head_hash: str
     blobs_checked: int
+    range: VerifiedRange
+    clamped: bool = Field(description="the requested to_seq lay beyond the chain's head")
 
 
 class CheckpointIn(BaseModel):
@@ -165,9 +176,9 @@ class CheckpointIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: Literal["xai-audit-checkpoint/1"]
-    seq: int = Field(ge=0, strict=True)
+    seq: int = Field(ge=0, le=MAX_SEQ, strict=True)
     hash: str = Field(pattern=r"^[0-9a-f]{64}$")
-    count: int = Field(ge=0, strict=True)
+    count: int = Field(ge=0, le=MAX_SEQ, strict=True)
     created_at: IsoDatetime
 
 
