@@ -11,19 +11,29 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 if TYPE_CHECKING:
     from shared.bundles.manifest import Manifest
 
 Modality = Literal["image", "tabular"]
+MAX_EXACT_INT = 2**53 - 1
+"""The largest integer a JSON number holds exactly (RFC 8785, which the archive's records use)."""
 
 
 class MethodParameters(BaseModel):
     """Base of every method's parameters: unknown names, wrong types (no coercion from strings
-    or booleans) and non-finite floats are refused."""
+    or booleans), non-finite floats and integers past 2**53 are refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _exact_in_json(cls, value: Any) -> Any:
+        """An integer the archive's canonical JSON cannot hold exactly is refused, not a 500."""
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_EXACT_INT:
+            raise ValueError(f"must be an integer of magnitude at most {MAX_EXACT_INT}")
+        return value
 
     def recorded(self) -> dict[str, Any]:
         """The parameters as archived with a result (JSON values)."""

@@ -50,8 +50,12 @@ def _check(value: Any, present: bool, minimum: float, maximum: float) -> str | N
         return "missing"
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"must be a number, got {json.dumps(value)[:40]}"
-    if not math.isfinite(float(value)):
+    try:
+        number = float(value)  # an int past ~1.8e308 has no float: OverflowError
+    except OverflowError:
+        return "must be finite (too large for a 64-bit float)"
+    if not math.isfinite(number):
         return "must be finite"
-    if not minimum <= float(value) <= maximum:
+    if not minimum <= number <= maximum:
         return f"{value} is outside the valid range [{minimum:g}, {maximum:g}]"
     return None

@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shared.audit.canonical import PayloadError
 from shared.audit.formats import v1, v2
 from shared.audit.formats.base import DecisionRows, Payload, encode, is_canonical
 
@@ -97,7 +98,12 @@ def parse(kind: str, data: bytes) -> Payload:
 def check(kind: str, data: bytes) -> Payload:
     """Parse a stored payload and require it to be exactly its format's canonical bytes."""
     payload = parse(kind, data)
-    if payload.canonical() == data:
+    try:
+        canonical = payload.canonical()
+    except PayloadError as exc:  # stored bytes no writer of this format could have made
+        name = payload.format_name()
+        raise FormatError(f"payload cannot be re-encoded as {name}: {exc}") from exc
+    if canonical == data:
         return payload
     if not is_canonical(payload.SCHEME, data):
         raise FormatError(

@@ -25,6 +25,7 @@ from shared.audit.canonical import PayloadError, canonical_payload
 from shared.db.models import ClinicianFeedback, ExplanationJob, ExplanationResult, Prediction
 
 Scheme = Literal["python-json/1", "rfc8785"]
+_SAFE_INT = 2**53 - 1
 
 
 def encode(scheme: Scheme, value: dict[str, Any]) -> bytes:
@@ -34,9 +35,29 @@ def encode(scheme: Scheme, value: dict[str, Any]) -> bytes:
     if not isinstance(value, dict):
         raise PayloadError("an audit payload is a JSON object")
     try:
-        return rfc8785.dumps(value)
+        return rfc8785.dumps(_doubles(value))
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise PayloadError(f"not RFC 8785 canonicalisable: {exc}") from exc
+
+
+def _doubles(value: Any) -> Any:
+    """RFC 8785 numbers are IEEE doubles, written as ECMAScript writes them: an integral double
+    below 1e21 as digits (2.0**53 as ``9007199254740992``, -2.0**60 as
+    ``-1152921504606847000``), which JSON parsers read back as an integer. The rfc8785 library
+    refuses integers past 2**53, so without this a payload it wrote could not be checked
+    again. An integer past 2**53 is taken as the double whose JCS digits it is; any other
+    (``9007199254740993``: no double is written so) is still refused."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _SAFE_INT:
+        try:
+            as_double = float(value)
+        except OverflowError:
+            return value  # the library refuses it, naming it
+        return as_double if rfc8785.dumps(as_double) == str(value).encode() else value
+    if isinstance(value, dict):
+        return {key: _doubles(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_doubles(item) for item in value]
+    return value
 
 
 def is_canonical(scheme: Scheme, data: bytes) -> bool:
