@@ -7,6 +7,7 @@ transaction that serves the read, after authorising it.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -21,10 +22,26 @@ if TYPE_CHECKING:
 
 MAX_PURPOSE = 1000
 MAX_ACTION = 255
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+"""Unicode categories a purpose may not hold: controls (ANSI escapes, NUL, tab, C1), format
+characters (bidi overrides, zero-width), surrogates, line and paragraph separators."""
 
 
 class AccessError(ValueError):
     """The read cannot be logged as asked (no stated purpose, an over-long field)."""
+
+
+def purpose_problem(purpose: str) -> str | None:
+    """Why ``purpose`` cannot be recorded as stated (None: it can): empty, longer than
+    ``MAX_PURPOSE`` characters, or holding a character that would not print as itself."""
+    if not purpose.strip():
+        return "a stated purpose is required for every audit read"
+    if len(purpose) > MAX_PURPOSE:
+        return f"purpose is {len(purpose)} characters, at most {MAX_PURPOSE}"
+    for index, char in enumerate(purpose):
+        if unicodedata.category(char) in _UNPRINTABLE:
+            return f"purpose holds the control character U+{ord(char):04X} at {index}"
+    return None
 
 
 def log_access(
@@ -42,10 +59,11 @@ def log_access(
     ``query``: the request's query parameters (a search's filters), already pseudonymised by
     the caller — they go into the chain record only."""
     purpose = purpose.strip() if purpose else ""
-    if not purpose:
-        raise AccessError("a stated purpose is required for every audit read")
-    if len(purpose) > MAX_PURPOSE or not 0 < len(action) <= MAX_ACTION:
-        raise AccessError(f"purpose (<= {MAX_PURPOSE}) or action (<= {MAX_ACTION}) too long")
+    problem = purpose_problem(purpose)
+    if problem is not None:
+        raise AccessError(problem)
+    if not 0 < len(action) <= MAX_ACTION:
+        raise AccessError(f"action must be 1 to {MAX_ACTION} characters")
     at = now or datetime.now(UTC)
     fields: dict[str, Any] = {
         "token_id": str(principal.token_id),

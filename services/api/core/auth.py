@@ -5,8 +5,9 @@
   401 with ``WWW-Authenticate: Bearer``; a valid token of another role: 403.
 - Clinicians see only what they requested: another clinician's prediction or explanation
   answers 404, exactly like an unknown id, so ids reveal nothing.
-- Every auditor read states its purpose (header ``X-Audit-Purpose``) and is recorded in the
-  access log and the audit chain *before* it is served: no read goes unrecorded.
+- Every auditor read states its purpose (one header ``X-Audit-Purpose``: printable ASCII, or
+  ``UTF-8''`` and the percent-encoded UTF-8, :mod:`services.api.core.purpose`) and is recorded
+  in the access log and the audit chain *before* it is served: no read goes unrecorded.
 
 Liveness, readiness, the pages and the OpenAPI documents stay open: they hold no patient data.
 """
@@ -22,6 +23,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.api.core.deps import StateDep
 from services.api.core.errors import Forbidden, Problem, Unauthorized
+from services.api.core.purpose import PurposeError, decode_purpose
 from shared import audit
 from shared.audit.access import MAX_PURPOSE
 from shared.auth.tokens import Principal, authenticate
@@ -30,6 +32,8 @@ from shared.errors import NotFound
 from shared.hashing import pseudonymise
 
 PURPOSE_HEADER = "X-Audit-Purpose"
+_PURPOSE_KEY = PURPOSE_HEADER.lower().encode()
+_MAX_ENCODED_PURPOSE = len("UTF-8''") + 12 * MAX_PURPOSE  # 4 UTF-8 bytes, each as %XX
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="xai-stack"'}
 _bearer = HTTPBearer(auto_error=False, description="an API token made by `xai tokens create`")
 
@@ -38,8 +42,10 @@ PurposeDep = Annotated[
     str | None,
     Header(
         alias=PURPOSE_HEADER,
-        max_length=MAX_PURPOSE,
-        description="why this read is made; required with an auditor token (logged)",
+        max_length=_MAX_ENCODED_PURPOSE,
+        description="why this read is made; required with an auditor token (logged). "
+        "Printable ASCII, or other text as UTF-8'' and its percent-encoded UTF-8 (RFC 8187), "
+        f"at most {MAX_PURPOSE} characters once decoded; sent once",
     ),
 ]
 
@@ -69,7 +75,7 @@ def require(*roles: Role, query_token: bool = False) -> Callable[..., Principal]
     ``query_token`` also accepts ``?token=`` (only for the events stream)."""
 
     def dependency(
-        request: Request, state: StateDep, credentials: CredentialsDep, purpose: PurposeDep = None
+        request: Request, state: StateDep, credentials: CredentialsDep, _: PurposeDep = None
     ) -> Principal:
         token = credentials.credentials if credentials else None
         if token is None and query_token:
@@ -77,10 +83,21 @@ def require(*roles: Role, query_token: bool = False) -> Callable[..., Principal]
         principal = _principal(state, token)
         _check_role(principal, roles)
         if principal.role is Role.auditor:
-            _log_auditor_read(request, state, principal, purpose)
+            _log_auditor_read(request, state, principal, _stated_purpose(request))
         return principal
 
     return dependency
+
+
+def _stated_purpose(request: Request) -> str | None:
+    """The purpose as the auditor meant it, from the raw header bytes (every copy of it)."""
+    values = [value for name, value in request.scope["headers"] if name == _PURPOSE_KEY]
+    try:
+        return decode_purpose(values)
+    except PurposeError as exc:
+        raise MissingPurpose(
+            f"{PURPOSE_HEADER}: {exc}", errors=[{"field": PURPOSE_HEADER, "reason": str(exc)}]
+        ) from None
 
 
 def _log_auditor_read(
@@ -108,7 +125,7 @@ def _log_auditor_read(
             )
     except audit.AccessError as exc:
         raise MissingPurpose(
-            str(exc), errors=[{"field": PURPOSE_HEADER, "reason": str(exc)}]
+            f"{PURPOSE_HEADER}: {exc}", errors=[{"field": PURPOSE_HEADER, "reason": str(exc)}]
         ) from None
 
 

@@ -46,8 +46,25 @@ function authHeaders(accept) {
   const value = token.get();
   if (value) headers.Authorization = `Bearer ${value}`;
   const reason = purpose.get();
-  if (reason) headers["X-Audit-Purpose"] = reason;
+  if (reason) headers["X-Audit-Purpose"] = purposeHeader(reason);
   return headers;
+}
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+const EXT_VALUE_SHAPE = /^[A-Za-z0-9!#$&+\-^_`{}~]+'[A-Za-z0-9-]*'/;
+
+/**
+ * The X-Audit-Purpose value that carries `text` exactly: printable ASCII as it is, any other
+ * text (and ASCII that would read as an encoded value) as the RFC 8187 ext-value
+ * `UTF-8''<percent-encoded UTF-8>`, which the API decodes. A header carries bytes, and only
+ * ASCII has one reading: fetch() would send other characters as Latin-1 or refuse them.
+ */
+export function purposeHeader(text) {
+  if (PRINTABLE_ASCII.test(text) && !EXT_VALUE_SHAPE.test(text)) return text;
+  const encoded = encodeURIComponent(text).replace(
+    /['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+  return `UTF-8''${encoded}`;
 }
 
 async function problemOf(response) {

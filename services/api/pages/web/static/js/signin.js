@@ -7,14 +7,16 @@ import { ApiError, describe, purpose, token } from "./api.js";
 import { el, setError } from "./dom.js";
 
 const MAX_PURPOSE = 1000;
-// An HTTP header carries Latin-1 text on one line: printable ASCII and Latin-1 letters.
-const HEADER_TEXT = /^[\x20-\x7e\xa0-\xff]+$/;
+// What the API refuses in a purpose: control and format characters (escape sequences, tabs,
+// bidi overrides, zero-width), lone surrogates, line and paragraph separators. Any other text
+// is sent, encoded when it is not ASCII (api.js, purposeHeader).
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
 
 function purposeProblem(value) {
   if (!value) return "State the purpose of this audit session.";
-  if (value.length > MAX_PURPOSE) return `Keep the purpose under ${MAX_PURPOSE} characters.`;
-  if (!HEADER_TEXT.test(value)) {
-    return "Use letters, digits and punctuation only (the purpose travels in a request header).";
+  if ([...value].length > MAX_PURPOSE) return `Keep the purpose under ${MAX_PURPOSE} characters.`;
+  if (UNPRINTABLE.test(value)) {
+    return "Use printable text only: no tabs, control or invisible formatting characters.";
   }
   return "";
 }
