@@ -126,7 +126,11 @@ def request_for(case: Case, method: str, path: str) -> tuple[str, dict[str, Any]
     if path.endswith("waterfall.png"):
         url = path.format(**{**values, "job_id": case.tabular_job})
     elif (method, path) == ("POST", "/v1/predictions"):
-        kwargs["json"] = {"model": "tiny-gbt", "features": breast_cancer_case(1), "methods": []}
+        kwargs["json"] = {
+            "model": "tiny-gbt",
+            "features": breast_cancer_case(1),
+            "methods": ["tree_shap"],
+        }
         ok = 201
     elif path.endswith("/feedback"):
         kwargs["json"] = {"decision": "accept"}
@@ -247,7 +251,7 @@ def test_predictions_record_the_requesting_token(pg_settings: Settings, case: Ca
 
 
 def test_an_idempotency_key_is_not_shared_between_clinicians(case: Case) -> None:
-    body = {"model": "tiny-gbt", "features": breast_cancer_case(2), "methods": []}
+    body = {"model": "tiny-gbt", "features": breast_cancer_case(2), "methods": ["tree_shap"]}
     key = {"Idempotency-Key": f"shared-{uuid.uuid4()}"}
     first = case.client.post("/v1/predictions", json=body, headers=key)
     assert first.status_code == 201

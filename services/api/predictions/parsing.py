@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
@@ -31,6 +31,15 @@ from shared.preprocess.tabular import prepare_tabular
 MAX_FORM_FIELDS = 32
 _KNOWN_FIELDS = {"file", "model", "version", "methods", "parameters", "case_ref"}
 _OVERRIDES: TypeAdapter[dict[str, dict[str, Any]]] = TypeAdapter(ParameterOverrides)
+_FormOptions: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    "FormOptions",
+    __config__=ConfigDict(extra="forbid"),
+    **{  # the JSON body's declarations, so that a form field has exactly the same bounds
+        name: (info.annotation, info)
+        for name, info in TabularPredictionBody.model_fields.items()
+        if name in ("model", "version", "methods", "case_ref")
+    },
+)
 
 
 @dataclass(frozen=True)
@@ -99,24 +108,38 @@ async def _read_form(request: Request) -> _Form:
 def _from_form(
     form: _Form, registry: Registry, max_pixels: int, key: str | None, budget: DecodeBudget
 ) -> PredictionRequest:
-    fields = form.fields
-    model = _single(fields, "model", required=True)
-    assert model is not None
-    bundle = registry.get(model, _single(fields, "version", required=False))
+    options = _form_options(form.fields)
+    bundle = registry.get(options.model, options.version)
     spec = bundle.manifest.input
     if not isinstance(spec, ImageInput):
         raise InputError.field("model", f"{bundle.name} is tabular: send application/json")
-    methods = [m.strip() for value in fields.get("methods", []) for m in value.split(",")]
     with budget.share():
         prepared = prepare_image(form.data, spec, max_pixels=max_pixels)
     return PredictionRequest(
         bundle=bundle,
         prepared=prepared,
-        methods=[m for m in methods if m] if "methods" in fields else None,
-        parameters=_form_parameters(_single(fields, "parameters", required=False)),
-        case_ref=_single(fields, "case_ref", required=False),
+        methods=options.methods,
+        parameters=_form_parameters(_single(form.fields, "parameters", required=False)),
+        case_ref=options.case_ref,
         idempotency_key=key,
     )
+
+
+def _form_options(fields: dict[str, list[str]]) -> Any:
+    """The text fields, validated with the JSON body's bounds (``methods`` split at commas;
+    given but naming no method, it is refused like an empty JSON list)."""
+    values: dict[str, Any] = {
+        name: _single(fields, name, required=name == "model")
+        for name in ("model", "version", "case_ref")
+    }
+    if "methods" in fields:
+        values["methods"] = [
+            m.strip() for value in fields["methods"] for m in value.split(",") if m.strip()
+        ]
+    try:
+        return _FormOptions.model_validate(values)
+    except ValidationError as exc:
+        raise InputError.of(_field_errors(exc)) from None
 
 
 def _form_parameters(text: str | None) -> dict[str, dict[str, Any]]:

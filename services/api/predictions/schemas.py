@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 from pydantic.json_schema import SkipJsonSchema
 
 from services.api.methods.schemas import ParameterOverrides
 from shared.db.models import FeedbackDecision, JobStatus
+
+MethodName = Annotated[str, Field(min_length=1, max_length=64)]
+METHODS_DESCRIPTION = (
+    "explanation methods to queue, at least one; leave the field out for the model's defaults"
+)
 
 
 class TabularPredictionBody(BaseModel):
@@ -20,7 +25,9 @@ class TabularPredictionBody(BaseModel):
 
     model: str = Field(min_length=1, max_length=64, examples=["breast-cancer-gbt"])
     version: str | None = Field(default=None, min_length=1, max_length=64)
-    methods: list[str] | None = Field(default=None, max_length=16)
+    methods: list[MethodName] | None = Field(
+        default=None, min_length=1, max_length=16, description=METHODS_DESCRIPTION
+    )
     parameters: ParameterOverrides | None = None
     case_ref: str | None = Field(default=None, min_length=1, max_length=256)
     features: dict[str, Any] = Field(
@@ -44,8 +51,12 @@ class ImagePredictionForm(BaseModel):
     file: bytes = Field(json_schema_extra={"format": "binary"}, description="PNG, JPEG or DICOM")
     model: str = Field(min_length=1, max_length=64, examples=["chest-xray-demo"])
     version: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=64)
-    methods: list[str] | SkipJsonSchema[None] = Field(
-        default=None, description="repeat the field per method (or separate them by commas)"
+    methods: list[MethodName] | SkipJsonSchema[None] = Field(
+        default=None,
+        min_length=1,
+        max_length=16,
+        description=f"{METHODS_DESCRIPTION}: repeat the field per method (or separate them by "
+        "commas)",
     )
     parameters: str | SkipJsonSchema[None] = Field(
         default=None,

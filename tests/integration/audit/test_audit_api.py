@@ -92,7 +92,11 @@ def test_search_pages_are_stable_newest_first_and_complete(archive: Archive) -> 
         if cursor is None:  # a decision recorded between pages does not shift later pages
             new = archive.client.post(
                 "/v1/predictions",
-                json={"model": "tiny-gbt", "features": breast_cancer_case(40), "methods": []},
+                json={
+                    "model": "tiny-gbt",
+                    "features": breast_cancer_case(40),
+                    "methods": ["tree_shap"],
+                },
             )
             assert new.status_code == 201
         cursor = page.json()["next_cursor"]
