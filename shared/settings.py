@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    body_read_timeout_s: float = Field(default=10.0, gt=0)
+    body_total_timeout_s: float = Field(default=120.0, gt=0)
     max_image_pixels: int = Field(default=40_000_000, gt=0)
     decode_memory_budget_mb: int = Field(default=256, ge=64)
     ort_intra_op_threads: int = Field(default=1, ge=1)

@@ -12,7 +12,7 @@ from services.api.audit import report_routes as reports
 from services.api.audit import routes as audit
 from services.api.core.deps import AppState
 from services.api.core.errors import install_error_handlers
-from services.api.core.limits import BodySizeLimit
+from services.api.core.limits import BodyReadTimeout, BodySizeLimit
 from services.api.core.openapi import install_components, operation_id
 from services.api.core.runtime import ModelRuntime
 from services.api.explanations import routes as explanations
@@ -72,6 +72,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_components(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyReadTimeout,
+        read_timeout_s=settings.body_read_timeout_s,
+        total_timeout_s=settings.body_total_timeout_s,
+    )
     for router in (
         predictions.router,
         explanations.router,
