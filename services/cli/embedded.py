@@ -30,7 +30,7 @@ def run_embedded(*, skip_build: bool, var: Path = VAR) -> int:
         build_demo_bundles(settings.bundles_dir)
     from shared.db.migrate import upgrade
 
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, case_ref_key=settings.case_ref_key.get_secret_value().encode())
     token_file = var / "demo-tokens.env"
     tokens = _demo_tokens(settings.database_url, _read_token_file(token_file))
     _write_token_file(token_file, tokens)

@@ -17,5 +17,9 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+def upgrade(url: str, revision: str = "head", *, case_ref_key: bytes | None = None) -> None:
+    """``case_ref_key``: needed by migration 0006 when the database holds Idempotency-Keys
+    stored in clear (it hashes them)."""
+    config = alembic_config(url)
+    config.attributes["case_ref_key"] = case_ref_key
+    command.upgrade(config, revision)

@@ -111,6 +111,7 @@ class Prediction(Base):
     probabilities: Mapped[dict[str, Any]]
     case_ref_hmac: Mapped[str | None] = mapped_column(String(64), index=True)
     requested_by: Mapped[str | None] = mapped_column(String(64))
+    # keyed hash of the client's Idempotency-Key (shared.hashing.idempotency_digest), never the key
     idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     request_fingerprint: Mapped[str] = mapped_column(String(64))
     runtime_versions: Mapped[dict[str, Any]]

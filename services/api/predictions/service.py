@@ -23,7 +23,7 @@ from shared.bundles.registry import Bundle
 from shared.db import jobs, repository
 from shared.db.models import ExplanationJob, JobStatus, Prediction
 from shared.errors import MAX_FIELD_NAME, FieldError
-from shared.hashing import canonical_json, pseudonymise, sha256_hex
+from shared.hashing import canonical_json, idempotency_digest, pseudonymise, sha256_hex
 from shared.methods import ParameterError, job_parameters, supported_methods
 from shared.preprocess.errors import InputError
 from shared.preprocess.prepared import PreparedInput
@@ -103,9 +103,11 @@ def create_prediction(
     if request.parameters:  # requests without overrides keep their earlier fingerprint
         asked["parameters"] = request.parameters
     fingerprint = sha256_hex(canonical_json(asked))
-    if request.idempotency_key:
+    key = request.idempotency_key
+    key_hash = idempotency_digest(key, case_ref_key=case_ref_key) if key else None
+    if key_hash:
         with sessions() as session:
-            existing = repository.find_by_idempotency_key(session, request.idempotency_key)
+            existing = repository.find_by_idempotency_key(session, key_hash)
         if existing is not None:
             return _replay(existing, fingerprint)
 
@@ -132,7 +134,7 @@ def create_prediction(
                 probabilities=diagnosis.probabilities,
                 case_ref_hmac=case_hmac,
                 requested_by=request.requested_by,
-                idempotency_key=request.idempotency_key,
+                idempotency_key=key_hash,
                 request_fingerprint=fingerprint,
                 runtime_versions=runtime_versions(),
                 jobs=[
@@ -154,9 +156,9 @@ def create_prediction(
             session.commit()
         except IntegrityError:
             session.rollback()
-            if not request.idempotency_key:
+            if not key_hash:
                 raise
-            existing = repository.find_by_idempotency_key(session, request.idempotency_key)
+            existing = repository.find_by_idempotency_key(session, key_hash)
             if existing is None:
                 raise
             return _replay(existing, fingerprint)
