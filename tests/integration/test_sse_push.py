@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, text
+from sqlalchemy import Engine, event, text
 
 from services.api.app import create_app
 from services.api.explanations.sources import EVENTS_POLL_S, LISTENER_NAME
@@ -27,6 +27,7 @@ from shared.settings import Settings
 from tests.conftest import make_settings
 from tests.support import inputs
 from tests.support.bundles import breast_cancer_case
+from tests.support.processes import wait_for
 from tests.support.tokens import issue
 
 CLIENTS = 3
@@ -52,9 +53,23 @@ def api(
     statements = Statements()
     with TestClient(create_app(pg_settings), headers=clinician) as client:
         engine = client.app.state.xai.engine  # type: ignore[attr-defined]
+        wait_for(lambda: _listening(engine), timeout=WAIT_S, what="the job-status listener")
         event.listen(engine, "before_cursor_execute", statements)
         yield client, statements
         event.remove(engine, "before_cursor_execute", statements)
+
+
+def _listening(engine: Engine) -> bool:
+    """The API process's listener has run its LISTEN (before that, a change goes unheard)."""
+    with engine.connect() as connection:
+        found = connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name "
+                "AND datname = current_database() AND query LIKE 'LISTEN%'"
+            ),
+            {"name": LISTENER_NAME},
+        )
+    return bool(found)
 
 
 def _read_events(client: TestClient, url: str, sink: queue.Queue[tuple[str, dict]]) -> None:
