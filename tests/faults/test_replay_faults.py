@@ -16,6 +16,7 @@ from pathlib import Path
 from tests.faults.checker import History, Verdict, check_replays, settle
 from tests.faults.harness import (
     MIX,
+    STALL_S,
     FaultStack,
     archived_jobs,
     concurrently,
@@ -39,7 +40,7 @@ def _replay_all(
 
 
 def _verdict(stack: FaultStack, history: History, scenario: str, seed: int) -> Verdict:
-    settle(stack.engine, history, timeout=240, replays=True)
+    settle(stack.engine, history, timeout=900, quiet_s=STALL_S, replays=True)
     return check_replays(
         stack.engine, history, scenario=scenario, seed=seed, versions=versions(stack.engine)
     )
