@@ -29,6 +29,7 @@ from shared.bundles.registry import Registry
 from shared.db.engine import make_engine, make_session_factory
 from shared.queue import Publisher, make_client
 from shared.settings import Settings, get_settings
+from shared.versions import package_versions
 
 
 def build_state(settings: Settings) -> AppState:
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="xai-stack",
-        version="0.1.0",
+        version=package_versions("xai-stack")["xai-stack"],
         summary="Diagnosis at once, the explanation of that exact decision seconds later, "
         "and a tamper-evident archive.",
         lifespan=lifespan,
