@@ -1,6 +1,6 @@
 """Clinician feedback, the evidence of human oversight: accept, or override with a label and a
 reason. Each entry is a ``clinician_feedback`` row and a ``feedback`` record in the chain, whose
-subject is the prediction, so it joins that decision's audit trail (issue 5, item 7).
+subject is the prediction, so it joins that decision's audit trail.
 """
 
 from __future__ import annotations

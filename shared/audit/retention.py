@@ -1,4 +1,4 @@
-"""Retention: forget old decisions, keep the chain verifiable (issue 5, item 6).
+"""Retention: forget old decisions, keep the chain verifiable.
 
 A decision (a prediction, its jobs and results, its feedback, its blobs, and the payloads of its
 ``prediction`` / ``explanation`` / ``feedback`` records) is purged once *all* of it is older than

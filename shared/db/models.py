@@ -1,6 +1,6 @@
 """The record: SQLAlchemy 2 models (Postgres in production and tests, SQLite embedded).
 
-Invariants (DESIGN §7): a prediction and its jobs are committed together before the response;
+Invariants: a prediction and its jobs are committed together before the response;
 a job moves forward only by a conditional UPDATE; a job's result is written at most once
 (unique ``job_id``); nothing identifying a patient is stored (case references are keyed HMACs).
 """
@@ -67,7 +67,7 @@ class JobStatus(enum.StrEnum):
 
 
 class Role(enum.StrEnum):
-    """API token roles (DESIGN §4)."""
+    """API token roles: clinicians predict and read their own cases, auditors read the archive, ops run the service."""
 
     clinician = "clinician"
     auditor = "auditor"
