@@ -67,7 +67,8 @@ class JobStatus(enum.StrEnum):
 
 
 class Role(enum.StrEnum):
-    """API token roles: clinicians predict and read their own cases, auditors read the archive, ops run the service."""
+    """API token roles: clinicians predict and read their own cases, auditors read the archive,
+    ops run the service."""
 
     clinician = "clinician"
     auditor = "auditor"
