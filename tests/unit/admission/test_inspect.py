@@ -1,0 +1,78 @@
+"""Inspection reads the graph's facts, and refuses what it cannot serve with the node named."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.admission import AdmissionError, DraftFlags, draft_manifest, inspect_model
+from tests.unit.admission.graphs import conv_head, two_inputs
+
+
+@pytest.mark.parametrize("pool", ["gap", "reducemean", "avgpool"])
+def test_the_map_global_average_pooling_reads_is_the_gradcam_layer(pool: str) -> None:
+    facts = inspect_model(conv_head(pool))
+    assert (facts.gradcam_layer, facts.gradcam_tensor, facts.gradcam_reason) == (
+        "features_relu",
+        "features",
+        None,
+    )
+    assert (facts.layout, facts.channels, facts.height, facts.width) == ("NCHW", 1, 16, 16)
+    assert facts.dynamic_batch and facts.n_classes == 2
+
+
+def test_no_global_average_pooling_leaves_gradcam_with_its_reason() -> None:
+    facts = inspect_model(conv_head("none"))
+    assert facts.gradcam_layer is None
+    assert facts.gradcam_reason is not None and "MaxPool" in facts.gradcam_reason
+    manifest = draft_manifest(facts, DraftFlags(name="m", version="v1", labels=("a", "b")))
+    assert manifest.explanations.gradcam_layer is None
+    assert manifest.explanations.default_methods == ("integrated_gradients",)
+
+
+@pytest.mark.parametrize(("head", "kind"), [("Softmax", "probabilities"), (None, "logits")])
+def test_the_head_decides_how_the_output_is_read(head: str | None, kind: str) -> None:
+    facts = inspect_model(conv_head("gap", head=head))
+    assert facts.head == ("softmax" if head else "none")
+    manifest = draft_manifest(facts, DraftFlags(name="m", version="v1", labels=("a", "b")))
+    assert manifest.output.kind == kind and manifest.output.name == "scores"
+
+
+def test_a_sigmoid_over_several_columns_is_refused_as_multilabel() -> None:
+    facts = inspect_model(conv_head("gap", head="Sigmoid"))
+    with pytest.raises(AdmissionError, match="multi-label") as caught:
+        draft_manifest(facts, DraftFlags(name="m", version="v1", labels=("a", "b")))
+    assert caught.value.where == "scores"
+
+
+def test_two_inputs_are_refused_naming_them() -> None:
+    with pytest.raises(AdmissionError, match=r"2 inputs \(a, b\)") as caught:
+        inspect_model(two_inputs())
+    assert caught.value.step == "inspect" and caught.value.where == "graph.input"
+
+
+def test_a_dynamic_image_size_needs_a_declared_size() -> None:
+    data = conv_head("gap", shape=("batch", 1, "h", "w"))
+    facts = inspect_model(data)
+    assert facts.height is None and facts.gradcam_layer is None
+    with pytest.raises(AdmissionError, match="--input-size") as caught:
+        draft_manifest(facts, DraftFlags(name="m", version="v1", labels=("a", "b")))
+    assert caught.value.where == "input"
+    sized = inspect_model(data, image_size=(16, 16))
+    manifest = draft_manifest(
+        sized, DraftFlags(name="m", version="v1", labels=("a", "b"), image_size=(16, 16))
+    )
+    assert manifest.input.height == 16 and manifest.explanations.gradcam_layer == "features_relu"
+
+
+def test_labels_must_match_the_classes_the_graph_has() -> None:
+    facts = inspect_model(conv_head("gap"))
+    with pytest.raises(AdmissionError, match="3 labels given but output 'scores' has 2"):
+        draft_manifest(facts, DraftFlags(name="m", version="v1", labels=("a", "b", "c")))
+    with pytest.raises(AdmissionError, match="--labels"):
+        draft_manifest(facts, DraftFlags(name="m", version="v1"))
+
+
+def test_bytes_that_are_not_onnx_are_refused() -> None:
+    with pytest.raises(AdmissionError, match="not an ONNX model") as caught:
+        inspect_model(b"\x00not a model at all")
+    assert caught.value.step == "onnx"
