@@ -79,7 +79,6 @@ def _add(args: argparse.Namespace) -> int:
     from services.admission.report import write_report
     from shared.bundles.registry import MODEL_FILE, write_manifest
 
-    bundles = args.bundles_dir or command_settings().bundles_dir
     try:
         data = args.model.read_bytes()
         size = tuple(int(v) for v in args.input_size.split(",")) if args.input_size else None
@@ -98,6 +97,7 @@ def _add(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     except (OSError, ValueError) as exc:
         return _fail(f"{type(exc).__name__}: {exc}")
+    bundles = args.bundles_dir or command_settings().bundles_dir
     target = bundles / manifest.name / manifest.version
     refusal = _immutable(target, data)
     if refusal:
