@@ -84,7 +84,8 @@ class Subscription:
     async def next(self, *, timeout_s: float) -> Jobs | None:
         """The job states delivered since the last call; None if none came within the time."""
         try:
-            await asyncio.wait_for(self._changed.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await self._changed.wait()
         except TimeoutError:
             return None
         self._changed.clear()
