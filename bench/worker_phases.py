@@ -4,8 +4,9 @@
     .venv/bin/python -m bench.worker_phases [--method integrated_gradients] [--n 20]
 
 Prints the median job time and, per job, the cumulative time of each phase: the claim
-(a commit), loading the job and its input, re-deriving the model input, the parity check,
-the explainer, the stored rendering, and the archive with its audit record (a commit).
+(its UPDATE), loading the job and its input, re-deriving the model input, the parity check,
+the explainer, the stored rendering, the archive with its audit record, and the commits that
+the runner (services/worker/runner.py) makes after the claim and after the archive.
 cProfile adds overhead to every call: read the phases as shares, not as absolute figures.
 """
 
@@ -34,13 +35,14 @@ from tests.support.tokens import issue
 
 # (label, module path suffix, function name) of the phases, in the order they run
 PHASES = (
-    ("claim (commit)", "shared/db/jobs.py", "claim"),
+    ("claim", "shared/db/leases.py", "claim"),
     ("load job + input", "services/worker/explain.py", "_compute"),
     ("re-derive input", "shared/preprocess/__init__.py", "reproduce_tensor"),
     ("parity check", "services/worker/recompute.py", "check_parity"),
     ("explainer", "services/worker/recompute.py", "compute"),
     ("rendering", "services/worker/rendering_defaults.py", "render_default"),
-    ("archive + audit (commit)", "services/worker/explain.py", "_archive"),
+    ("archive + audit record", "services/worker/explain.py", "_archive"),
+    ("commits (claim, archive)", "sqlalchemy/engine/base.py", "_commit_impl"),
 )
 
 
