@@ -13,7 +13,7 @@ private Redis) serving ``chest-xray-demo/clean`` (built by the project's own bui
 The stream's predictions ask for the cheapest explanation (``saliency``: one gradient; a
 prediction names at least one method), the same in both phases: the only difference between
 phases 2 and 3 is the IG backlog. Latency is measured
-from each request's *scheduled* send time (no coordinated omission). Goal (issue 4): p99 busy
+from each request's *scheduled* send time (no coordinated omission). Goal: p99 busy
 <= 2 x p99 idle, 0 errors.
 """
 

@@ -4,7 +4,7 @@ same ResNet-18-class 224x224 model, measured side by side (alternating) in ONE r
 
     .venv/bin/python -m bench.predict_latency [--requests 300]
 
-Goal (issue 2): p50 ratio <= 1.15.
+Goal: p50 ratio <= 1.15.
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ def main() -> None:
     gray = (radiograph(224) * 255).astype(np.uint8)
     png = png_bytes(Image.fromarray(np.stack([gray] * 3, axis=-1)))
     tensor = prepare_image(png, spec, max_pixels=10**8).tensor  # type: ignore[arg-type]
-    raw = ort.InferenceSession(bundle.read_model_bytes(), session_options(args.threads),
-                               providers=["CPUExecutionProvider"])
+    raw = ort.InferenceSession(
+        bundle.read_model_bytes(), session_options(args.threads), providers=["CPUExecutionProvider"]
+    )
     feeds = {bundle.manifest.input_name: tensor}
     outputs = [bundle.manifest.output.name]
 
@@ -65,8 +66,10 @@ def main() -> None:
                     name, duration = part.strip().split(";dur=")
                     server.setdefault(name, []).append(float(duration))
 
-    print(f"model {bundle.name}/{bundle.version} sha256 {bundle.sha256[:12]}…, "
-          f"ORT {ort.__version__}, intra-op threads {args.threads}, PNG {len(png)} bytes")
+    print(
+        f"model {bundle.name}/{bundle.version} sha256 {bundle.sha256[:12]}…, "
+        f"ORT {ort.__version__}, intra-op threads {args.threads}, PNG {len(png)} bytes"
+    )
     print(describe("HTTP POST /v1/predictions", http_ms))
     print(describe("in-process session.run", raw_ms))
     parts = ", ".join(f"{k} {statistics.median(v):.2f}" for k, v in server.items())

@@ -3,7 +3,7 @@ and Postgres), versus the explainer's own compute time on the same input, in ONE
 
     .venv/bin/python -m bench.time_to_explanation [--method integrated_gradients] [--n 30]
 
-Goal (issue 3): ratio <= 1.10 for Integrated Gradients on the demo CNN.
+Goal: ratio <= 1.10 for Integrated Gradients on the demo CNN.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from services.worker.twin import load_twin
 from shared.bundles.registry import Registry
 from shared.methods import METHODS
 from shared.preprocess.image import prepare_image
-
 
 # The client polls the job every POLL_S: often enough for the client-observed figure, rarely
 # enough that the polling itself (each poll authenticates and reads the job: two queries) does
@@ -87,8 +86,10 @@ def main() -> None:
         if i >= args.warmup:
             own_ms.append((time.perf_counter() - start) * 1000)
 
-    print(f"{args.method} on {bundle.name}/{bundle.version}, parameters {parameters}, "
-          f"torch threads {torch_threads}")
+    print(
+        f"{args.method} on {bundle.name}/{bundle.version}, parameters {parameters}, "
+        f"torch threads {torch_threads}"
+    )
     print(describe("POST -> succeeded (client polling)", client_ms))
     print(describe("POST -> archived (finished_at)", archive_ms))
     print(describe("explainer inside the worker", worker_compute_ms))
