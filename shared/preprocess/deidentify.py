@@ -110,6 +110,7 @@ def _rebuild(source: Any) -> tuple[Any, int]:
     from pydicom.charset import default_encoding
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.sequence import Sequence
+    from pydicom.uid import UID
 
     target = Dataset()
     kept = 0
@@ -136,7 +137,7 @@ def _rebuild(source: Any) -> tuple[Any, int]:
 
     target.file_meta = FileMetaDataset()
     target.file_meta.MediaStorageSOPClassUID = _sop_class(source)
-    target.file_meta.MediaStorageSOPInstanceUID = _PLACEHOLDER_UID
+    target.file_meta.MediaStorageSOPInstanceUID = UID(_PLACEHOLDER_UID)
     target.file_meta.TransferSyntaxUID = _transfer_syntax(source)
     # no Specific Character Set is kept: every value left is ASCII (CS, DS, IS, UI, binary)
     target.set_original_encoding(*_read_encoding(source), default_encoding)
@@ -183,7 +184,10 @@ def _sequence(keyword: str, value: Any) -> Any:
     from pydicom.datadict import tag_for_keyword
     from pydicom.dataelem import DataElement
 
-    return DataElement(tag_for_keyword(keyword), "SQ", value)
+    tag = tag_for_keyword(keyword)
+    if tag is None:
+        raise KeyError(f"{keyword} is not a DICOM keyword")
+    return DataElement(tag, "SQ", value)
 
 
 def _read_encoding(source: Any) -> tuple[bool, bool]:

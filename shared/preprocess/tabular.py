@@ -32,7 +32,7 @@ def prepare_tabular(features: Any, spec: TabularInput) -> PreparedInput:
         if reason:
             errors.append(FieldError(field=field, reason=reason))
         else:
-            row.append(float(value))
+            row.append(float(value))  # type: ignore[arg-type]  # _check found a number
     if errors:
         raise InputError.of(errors)
     ordered = {f.name: float(features[f.name]) for f in spec.features}
