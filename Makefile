@@ -12,9 +12,9 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile $(LOCK) | sha25
 # either way.
 TORCH_WHEELS ?= $(if $(wildcard /opt/wheels/torch-*),/opt/wheels,https://download.pytorch.org/whl/cpu/torch/)
 PY_PATHS := shared services tests bench
-# Gates `make test` applies before pytest. 0: the check runs and reports; 1: findings fail.
-FORMAT_CHECK     ?= 0
-TYPECHECK_STRICT ?= 0
+# Gates `make test` applies before pytest: findings fail the build (0: report them only).
+FORMAT_CHECK     ?= 1
+TYPECHECK_STRICT ?= 1
 
 .PHONY: run test lint typecheck lock clean system-deps
 
