@@ -41,11 +41,13 @@ def bundles_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_bundles(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo bundles, built from scratch once per run by the project's own builder."""
+    """The demo bundles, built from scratch once per run by the project's own builder and
+    admitted as ``xai models build-demo`` admits them."""
+    from services.admission.validate import admission_check
     from services.worker.demo.build import build_demo_bundles
 
     out = tmp_path_factory.mktemp("demo-bundles")
-    build_demo_bundles(out, log=lambda _: None)
+    build_demo_bundles(out, log=lambda _: None, check=admission_check)
     return out
 
 

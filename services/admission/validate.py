@@ -109,6 +109,14 @@ def _manifest(folder: Path) -> tuple[Any, str]:
     return bundle, f"{bundle.manifest.task}, {bundle.manifest.model_family}"
 
 
+def admission_check(folder: Path) -> str:
+    """:func:`admit` as the demo builder's check: raises :class:`AdmissionError` on refusal."""
+    report = admit(folder)
+    if not report.passed:
+        raise AdmissionError(report.failed_step or "methods", report.failure() or "refused")
+    return f"admitted ({', '.join(report.available_methods)}; {report.total_ms / 1000:.1f} s)"
+
+
 def admit(bundle_dir: Path) -> AdmissionReport:
     """Validate the bundle and write its report into it as ``admission.json``."""
     report = validate_bundle(bundle_dir)

@@ -25,9 +25,10 @@ def run_embedded(*, skip_build: bool, var: Path = VAR) -> int:
     settings = embedded_settings(var)
     env = {**os.environ, **environment_of(settings)}
     if not skip_build:
+        from services.admission.validate import admission_check
         from services.worker.demo.build import build_demo_bundles
 
-        build_demo_bundles(settings.bundles_dir)
+        build_demo_bundles(settings.bundles_dir, check=admission_check)
     from shared.db.migrate import upgrade
 
     upgrade(settings.database_url, case_ref_key=settings.case_ref_key.get_secret_value().encode())

@@ -16,10 +16,11 @@ from services.cli.models import register as register_models
 
 
 def _build_demo(args: argparse.Namespace) -> int:
+    from services.admission.validate import admission_check
     from services.worker.demo.build import build_demo_bundles
 
     out = Path(args.out) if args.out else command_settings().bundles_dir
-    build_demo_bundles(out, force=args.force)
+    build_demo_bundles(out, force=args.force, check=admission_check)
     return 0
 
 

@@ -4,8 +4,10 @@
 ``breast-cancer-gbt/v1`` under ``out``. A bundle whose manifest records the current builder
 version (``model_card["builder_version"]``) is left alone. A bundle is built in a staging folder
 ``out/.staging-*/<name>/<version>/`` (too deep for ``Registry.scan``'s ``*/*/manifest.json``),
-validated with ``load_bundle`` and only then renamed into place; a stale version is moved aside
-first, so a reader never sees a half-written bundle (at worst, for an instant, none).
+checked (by default with ``load_bundle``; ``xai models build-demo`` passes the admission
+check, so demo bundles take the way in every model takes) and only then renamed into place; a
+stale version is moved aside first, so a reader never sees a half-written bundle (at worst, for
+an instant, none).
 """
 
 from __future__ import annotations
@@ -21,6 +23,14 @@ from services.worker.demo import breast_cancer, chest_xray_bundle
 from shared.bundles.registry import BundleError, load_bundle
 
 Log = Callable[[str], object]
+Check = Callable[[Path], str]
+"""Checks a built bundle folder before it is moved into place; raises to refuse it, returns a
+line for the log. The admission check is passed in by the CLI (the worker never imports it)."""
+
+
+def load_check(folder: Path) -> str:
+    load_bundle(folder)
+    return "manifest valid"
 
 
 @dataclass(frozen=True)
@@ -62,7 +72,12 @@ def is_current(folder: Path, builder_version: str) -> bool:
 
 
 def build_bundle(
-    out: Path, builder: BundleBuilder, *, force: bool = False, log: Log = print
+    out: Path,
+    builder: BundleBuilder,
+    *,
+    force: bool = False,
+    log: Log = print,
+    check: Check = load_check,
 ) -> Path:
     """Build one bundle into ``out/<name>/<version>`` unless it is current; return that folder."""
     target = out / builder.name / builder.version
@@ -75,16 +90,22 @@ def build_bundle(
     with tempfile.TemporaryDirectory(prefix=".staging-", dir=out) as staging:
         folder = Path(staging) / builder.name / builder.version
         metrics = builder.build(folder)
-        load_bundle(folder)
+        checked = check(folder)
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
             target.rename(Path(staging) / "replaced")
         folder.rename(target)
     figures = ", ".join(f"{key} {value:.4g}" for key, value in metrics.items())
-    log(f"{label}: built in {time.perf_counter() - started:.1f} s; {figures}")
+    log(
+        f"{label}: built and checked in {time.perf_counter() - started:.1f} s; {figures}; {checked}"
+    )
     return target
 
 
-def build_demo_bundles(out: Path, *, force: bool = False, log: Log = print) -> list[Path]:
+def build_demo_bundles(
+    out: Path, *, force: bool = False, log: Log = print, check: Check = load_check
+) -> list[Path]:
     """Build the demo bundles under ``out`` (those not already current); return their folders."""
-    return [build_bundle(out, builder, force=force, log=log) for builder in DEMO_BUILDERS]
+    return [
+        build_bundle(out, builder, force=force, log=log, check=check) for builder in DEMO_BUILDERS
+    ]
