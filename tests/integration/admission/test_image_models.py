@@ -38,9 +38,12 @@ def test_a_resnet_is_admitted_with_its_gradcam_layer(exports, add, tmp_path, exp
     assert json.loads((tmp_path / "resnet" / "v1" / "admission.json").read_text()) == report
 
 
-def test_a_vit_gets_gradients_but_no_gradcam_with_the_reason(exports, add, tmp_path) -> None:
+@pytest.mark.parametrize("exporter", ["legacy-17", "dynamo"])
+def test_a_vit_gets_gradients_but_no_gradcam_with_the_reason(
+    exports, add, tmp_path, exporter
+) -> None:
     added = add(
-        exports("vit:legacy-17"), "--name", "vit", "--version", "v1", "--labels", "a,b",
+        exports(f"vit:{exporter}"), "--name", "vit", "--version", "v1", "--labels", "a,b",
         "--bundles-dir", str(tmp_path),
     )  # fmt: skip
     assert added.code == 0, added.err
