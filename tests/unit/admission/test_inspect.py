@@ -76,3 +76,44 @@ def test_bytes_that_are_not_onnx_are_refused() -> None:
     with pytest.raises(AdmissionError, match="not an ONNX model") as caught:
         inspect_model(b"\x00not a model at all")
     assert caught.value.step == "onnx"
+
+
+def _sklearn_onnx(model, options=None) -> bytes:
+    import numpy as np
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+
+    x = np.arange(40, dtype=np.float32).reshape(20, 2)
+    model.fit(x, np.arange(20) % 2)
+    proto = convert_sklearn(
+        model, initial_types=[("input", FloatTensorType([None, 2]))], options=options,
+        target_opset={"": 17, "ai.onnx.ml": 3},
+    )  # fmt: skip
+    return proto.SerializeToString()
+
+
+def test_a_zipmap_output_is_refused_with_the_export_option() -> None:
+    from sklearn.tree import DecisionTreeClassifier
+
+    with pytest.raises(AdmissionError, match="zipmap=False") as caught:
+        inspect_model(_sklearn_onnx(DecisionTreeClassifier(max_depth=2)))
+    assert caught.value.where == "output_probability"
+
+
+def test_a_tree_classifier_is_read_as_a_tree_ensemble_with_its_labels() -> None:
+    from sklearn.tree import DecisionTreeClassifier
+
+    data = _sklearn_onnx(DecisionTreeClassifier(max_depth=2), {"zipmap": False})
+    facts = inspect_model(data)
+    assert facts.tree_ensemble and facts.layout == "tabular" and facts.n_features == 2
+    assert (facts.score_output, facts.label_output) == ("probabilities", "label")
+    assert facts.class_labels == ("0", "1") and facts.head == "classifier-probabilities"
+
+
+def test_a_regression_head_is_refused_as_not_served_yet() -> None:
+    from sklearn.tree import DecisionTreeRegressor
+
+    facts = inspect_model(_sklearn_onnx(DecisionTreeRegressor(max_depth=2)))
+    assert facts.regressor
+    with pytest.raises(AdmissionError, match="regression heads are not served yet"):
+        draft_manifest(facts, DraftFlags(name="m", version="v1", labels=("a", "b")))
