@@ -63,7 +63,8 @@ def ort_session(data: bytes) -> tuple[onnxruntime.InferenceSession, str]:
     try:
         session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - ORT raises its own untyped errors
-        raise AdmissionError("onnxruntime", _first_line(exc), where=_node_in(str(exc))) from None
+        where = _node_in(str(exc)) or _node_of_op(data, str(exc))
+        raise AdmissionError("onnxruntime", _first_line(exc), where=where) from None
     return session, f"session created (onnxruntime {ort.__version__})"
 
 
@@ -78,6 +79,14 @@ def _node_in(message: str) -> str | None:
         return None
     end = message.find(")", start)
     return message[start + 6 : end] if end > start else None
+
+
+def _node_of_op(data: bytes, message: str) -> str | None:
+    """The first node whose op type ORT's message names (``domain:Op(version)``)."""
+    for node in load_proto(data).graph.node:
+        if f"{node.op_type}(" in message:
+            return node.name or node.op_type
+    return None
 
 
 def expected_input_shape(manifest: Manifest) -> tuple[int, ...]:

@@ -38,7 +38,7 @@ def test_a_model_onnx_runtime_cannot_run(add, tmp_path, background_csv) -> None:
         "--background", str(rows), "--bundles-dir", str(tmp_path / "bundles"),
     )  # fmt: skip
     assert added.code == 1
-    assert "admission failed at step 'onnxruntime'" in added.err
+    assert "admission failed at step 'onnxruntime' [mystery]" in added.err
     assert "NoSuchKernel" in added.err
     assert added.report["failed_step"] == "onnxruntime" and not added.report["passed"]
     assert not (tmp_path / "bundles" / "m" / "v1").exists()  # a refused model is not served
