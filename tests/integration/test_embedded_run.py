@@ -69,6 +69,22 @@ def test_the_embedded_stack_runs_and_stops(tmp_path: Path, bundles_dir: Path) ->
             assert seen.status_code == 200, seen.text
     finally:
         _stop(process, log)
+    _assert_tokens_only_in_the_token_file(tmp_path, tokens)
+
+
+def _assert_tokens_only_in_the_token_file(root: Path, tokens: dict[str, str]) -> None:
+    """The stack prints its tokens to stdout and writes them to ``var/demo-tokens.env``
+    (0600) only: no other file it creates (database, WAL, broker, key, any log) holds one.
+    ``run.log`` is this test's capture of stdout, not a file the stack writes."""
+    files = [p for p in root.rglob("*") if p.is_file() and p.name != "run.log"]
+    holding = {
+        str(path.relative_to(root))
+        for path in files
+        for token in tokens.values()
+        if token.encode() in path.read_bytes()
+    }
+    assert holding == {"var/demo-tokens.env"}, holding  # the scan finds them where they are
+    assert not [p for p in files if p.suffix == ".log"], "the stack writes no log file"
 
 
 def _start(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path, dict]:
