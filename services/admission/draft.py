@@ -75,11 +75,14 @@ def draft_manifest(facts: GraphFacts, flags: DraftFlags) -> Manifest:
         spec = _tabular(facts, flags)
         family = "tree-ensemble" if facts.tree_ensemble else "neural-network"
         methods = ("tree_shap",) if facts.tree_ensemble else ("kernel_shap",)
+    notes = list(facts.notes)
+    if task == "image-classification" and flags.mean is None and flags.std is None:
+        notes.append("no --mean/--std given: images are fed in [0, 1], not normalised")
     card = {
         "admitted_by": "xai models add",
         "onnx_producer": facts.producer,
         "opsets": facts.opsets,
-        "inspection_notes": list(facts.notes),
+        "inspection_notes": notes,
         **flags.model_card,
     }
     try:

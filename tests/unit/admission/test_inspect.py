@@ -35,6 +35,7 @@ def test_the_head_decides_how_the_output_is_read(head: str | None, kind: str) ->
     assert facts.head == ("softmax" if head else "none")
     manifest = draft_manifest(facts, DraftFlags(name="m", version="v1", labels=("a", "b")))
     assert manifest.output.kind == kind and manifest.output.name == "scores"
+    assert "not normalised" in " ".join(manifest.model_card["inspection_notes"])
 
 
 def test_a_sigmoid_over_several_columns_is_refused_as_multilabel() -> None:
