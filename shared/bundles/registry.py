@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +14,8 @@ from pydantic import ValidationError
 from shared.bundles.manifest import Manifest
 from shared.errors import FieldError, NotFound
 from shared.methods import manifest_problems
+
+log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.onnx"
 MANIFEST_FILE = "manifest.json"
@@ -71,6 +75,16 @@ class Bundle:
         return data
 
 
+@dataclass(frozen=True)
+class Rejected:
+    """A bundle folder that is not served, and why (the file and field at fault)."""
+
+    path: Path
+    name: str
+    version: str
+    reason: str
+
+
 def load_bundle(path: Path) -> Bundle:
     manifest_path = path / MANIFEST_FILE
     if not manifest_path.is_file() or not (path / MODEL_FILE).is_file():
@@ -97,15 +111,26 @@ def load_bundle(path: Path) -> Bundle:
 class Registry:
     """The bundles found under one folder, by name and version."""
 
-    def __init__(self, bundles: list[Bundle]) -> None:
+    def __init__(self, bundles: list[Bundle], rejected: Iterable[Rejected] = ()) -> None:
         self._by_key = {(b.name, b.version): b for b in bundles}
+        self.rejected = sorted(rejected, key=lambda r: (r.name, r.version))
 
     @classmethod
     def scan(cls, root: Path) -> Registry:
+        """Every bundle folder under ``root``: one that fails to load is listed in
+        ``rejected`` with its reason (and logged), never stopping the others."""
         if not root.is_dir():
             return cls([])
         folders = sorted(p.parent for p in root.glob(f"*/*/{MANIFEST_FILE}"))
-        return cls([load_bundle(folder) for folder in folders])
+        bundles: list[Bundle] = []
+        rejected: list[Rejected] = []
+        for folder in folders:
+            try:
+                bundles.append(load_bundle(folder))
+            except BundleError as exc:
+                log.warning("bundle %s/%s rejected: %s", folder.parent.name, folder.name, exc)
+                rejected.append(Rejected(folder, folder.parent.name, folder.name, str(exc)))
+        return cls(bundles, rejected)
 
     def __len__(self) -> int:
         return len(self._by_key)

@@ -9,7 +9,13 @@ import pytest
 from pydantic import ValidationError
 
 from shared.bundles.manifest import ImageInput, Manifest, Output
-from shared.bundles.registry import BundleError, Registry, UnknownModel, write_manifest
+from shared.bundles.registry import (
+    BundleError,
+    Registry,
+    UnknownModel,
+    load_bundle,
+    write_manifest,
+)
 from shared.methods import supported_methods
 
 
@@ -76,7 +82,10 @@ def test_a_folder_must_match_its_manifest(tmp_path: Path) -> None:
     folder = put(tmp_path, manifest())
     folder.rename(tmp_path / "m" / "renamed")
     with pytest.raises(BundleError, match="names m/v1"):
-        Registry.scan(tmp_path)
+        load_bundle(tmp_path / "m" / "renamed")
+    (rejected,) = Registry.scan(tmp_path).rejected
+    assert (rejected.name, rejected.version) == ("m", "renamed")
+    assert "names m/v1" in rejected.reason
 
 
 def test_method_support_follows_the_manifest() -> None:
@@ -115,8 +124,23 @@ def test_a_bundle_whose_method_parameters_are_refused_is_not_loaded(
 ) -> None:
     folder = put(tmp_path, manifest(explanations=explanations))
     with pytest.raises(BundleError) as refused:
-        Registry.scan(tmp_path)
+        load_bundle(folder)
     assert str(refused.value).startswith(f"{folder / 'manifest.json'}: {problem}")
+    registry = Registry.scan(tmp_path)
+    assert len(registry) == 0
+    assert [r.reason for r in registry.rejected] == [str(refused.value)]
+
+
+def test_one_broken_bundle_is_rejected_and_the_others_load(tmp_path: Path) -> None:
+    put(tmp_path, manifest(name="good"))
+    broken = put(tmp_path, manifest(name="bad"))
+    text = (broken / "manifest.json").read_text()
+    (broken / "manifest.json").write_text(text.replace('"name"', '"colour": "red", "name"', 1))
+    registry = Registry.scan(tmp_path)
+    assert [b.name for b in registry.all()] == ["good"]
+    (rejected,) = registry.rejected
+    assert (rejected.name, rejected.version, rejected.path) == ("bad", "v1", broken)
+    assert rejected.reason.startswith(f"{broken / 'manifest.json'}: colour:")
 
 
 def test_a_bundles_method_parameters_are_merged_over_the_defaults(tmp_path: Path) -> None:
