@@ -99,7 +99,7 @@ def check(kind: str, data: bytes) -> Payload:
     """Parse a stored payload and require it to be exactly its format's canonical bytes."""
     payload = parse(kind, data)
     try:
-        canonical = payload.canonical()
+        canonical = payload.canonical_as_read()
     except PayloadError as exc:  # stored bytes no writer of this format could have made
         name = payload.format_name()
         raise FormatError(f"payload cannot be re-encoded as {name}: {exc}") from exc

@@ -35,18 +35,19 @@ def encode(scheme: Scheme, value: dict[str, Any]) -> bytes:
     if not isinstance(value, dict):
         raise PayloadError("an audit payload is a JSON object")
     try:
-        return rfc8785.dumps(_doubles(value))
+        return rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise PayloadError(f"not RFC 8785 canonicalisable: {exc}") from exc
 
 
-def _doubles(value: Any) -> Any:
-    """RFC 8785 numbers are IEEE doubles, written as ECMAScript writes them: an integral double
-    below 1e21 as digits (2.0**53 as ``9007199254740992``, -2.0**60 as
-    ``-1152921504606847000``), which JSON parsers read back as an integer. The rfc8785 library
-    refuses integers past 2**53, so without this a payload it wrote could not be checked
-    again. An integer past 2**53 is taken as the double whose JCS digits it is; any other
-    (``9007199254740993``: no double is written so) is still refused."""
+def as_read(value: Any) -> Any:
+    """A value parsed from stored RFC 8785 bytes, with its numbers as JCS means them. JCS
+    numbers are IEEE doubles, written as ECMAScript writes them: an integral double below 1e21
+    as digits (2.0**53 as ``9007199254740992``, -2.0**60 as ``-1152921504606847000``), which
+    JSON parsers read back as an integer, and which the rfc8785 library refuses to write (it
+    refuses integers past 2**53, as a writer must: an integer there is not exact). So an
+    integer past 2**53 read from storage is the double whose JCS digits it is; any other
+    (``9007199254740993``: no double is written so) stays an integer, and is refused."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _SAFE_INT:
         try:
             as_double = float(value)
@@ -54,9 +55,9 @@ def _doubles(value: Any) -> Any:
             return value  # the library refuses it, naming it
         return as_double if rfc8785.dumps(as_double) == str(value).encode() else value
     if isinstance(value, dict):
-        return {key: _doubles(item) for key, item in value.items()}
+        return {key: as_read(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_doubles(item) for item in value]
+        return [as_read(item) for item in value]
     return value
 
 
@@ -84,6 +85,12 @@ class Payload(BaseModel):
 
     def canonical(self) -> bytes:
         return encode(self.SCHEME, self.model_dump(mode="json", exclude_unset=True))
+
+    def canonical_as_read(self) -> bytes:
+        """The canonical bytes of a payload parsed from storage (see :func:`as_read`): what
+        the verifier compares with the stored bytes."""
+        value = self.model_dump(mode="json", exclude_unset=True)
+        return encode(self.SCHEME, as_read(value) if self.SCHEME == "rfc8785" else value)
 
     @classmethod
     def from_rows(cls, rows: DecisionRows, written: Payload) -> Payload:

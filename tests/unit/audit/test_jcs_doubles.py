@@ -39,7 +39,7 @@ def test_an_integral_double_past_2_53_written_as_digits_checks_again(value: floa
     data = _replay({"figure": value}).canonical()
     assert re.search(rb'"figure":-?[0-9]+[,}]', data), data  # JCS writes it as digits
     parsed = formats.check("replay", data)
-    assert parsed.canonical() == data
+    assert parsed.canonical_as_read() == data
 
 
 @pytest.mark.parametrize("digits", [str(2**53 + 1), str(-(2**63) - 1), "1" + "0" * 400])
@@ -50,7 +50,7 @@ def test_digits_no_double_holds_are_a_format_error(digits: str) -> None:
         formats.check("replay", forged)
 
 
-def test_an_integer_no_double_holds_is_still_refused_when_written() -> None:
+@pytest.mark.parametrize("number", [2**53, 2**53 + 1, -(2**60)])
+def test_a_writer_s_integer_past_2_53_is_still_refused(number: int) -> None:
     with pytest.raises(ValueError, match="RFC 8785"):
-        encode("rfc8785", {"n": 2**53 + 1})
-    assert encode("rfc8785", {"n": 2**53}) == b'{"n":9007199254740992}'
+        encode("rfc8785", {"n": number})
