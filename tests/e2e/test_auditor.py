@@ -172,14 +172,14 @@ def test_search_open_verify_replay_and_download_the_report(
 
 def test_pages_follow_the_cursor_and_stay_stable(stack: Stack, page: Page) -> None:
     case_ref = f"audit-paging-{uuid.uuid4()}"
-    ids = [diagnose(stack, case_ref, [])["id"] for _ in range(11)]  # oldest first
+    ids = [diagnose(stack, case_ref, ["tree_shap"])["id"] for _ in range(11)]  # oldest first
     sign_in_as_auditor(stack, page)
     search_case(page, case_ref, per_page="10")
     assert shown_ids(page) == ids[:0:-1]  # the 10 newest, newest first
     expect(page.locator("#page-previous")).to_be_disabled()
 
     # A decision recorded meanwhile sorts before page 1: page 2 neither repeats nor skips.
-    newest = diagnose(stack, case_ref, [])["id"]
+    newest = diagnose(stack, case_ref, ["tree_shap"])["id"]
     page.focus("#page-next")
     page.keyboard.press("Enter")
     expect(page.locator("#results-status")).to_contain_text("Page 2: 1 record.")
@@ -212,7 +212,7 @@ def test_a_clinician_token_is_refused_on_the_auditor_page(stack: Stack, page: Pa
 
 
 def test_a_tampered_decision_breaks_the_chain_where_it_is_sealed(stack: Stack, page: Page) -> None:
-    prediction = diagnose(stack, f"audit-tamper-{uuid.uuid4()}", [])
+    prediction = diagnose(stack, f"audit-tamper-{uuid.uuid4()}", ["tree_shap"])
     archived = stack.as_("auditor").get(f"/v1/audit/records/{prediction['id']}").json()
     sealed = next(e["seq"] for e in archived["chain"] if e["kind"] == "prediction")
     sign_in_as_auditor(stack, page)
