@@ -166,6 +166,12 @@ class VerifyOut(BaseModel):
     head_seq: int
     head_hash: str
     blobs_checked: int
+    rows_checked: int = Field(
+        description="decision and token records whose live rows were compared"
+    )
+    formats: dict[str, int] = Field(
+        description="payloads read, by record format, e.g. prediction/2"
+    )
     range: VerifiedRange
     clamped: bool = Field(description="the requested to_seq lay beyond the chain's head")
 

@@ -266,6 +266,8 @@ def test_verify_through_the_api_then_detect_tampering_and_truncation(archive: Ar
     auditor, ops = archive.auditor, archive.tokens[Role.ops].headers
     ok = archive.client.get("/v1/audit/verify", headers=auditor).json()
     assert ok["ok"] and ok["checked"] == ok["head_seq"] > 10 and ok["blobs_checked"] > 0
+    assert ok["rows_checked"] > 0 and sum(ok["formats"].values()) == ok["checked"]
+    assert all(name.endswith("/2") for name in ok["formats"]), ok["formats"]  # written today
     checkpoint = archive.client.post("/v1/ops/checkpoints", headers=ops)
     assert checkpoint.status_code == 201
     saved = checkpoint.json()
