@@ -1,4 +1,4 @@
-"""The FastAPI application: sessions and bundles loaded once in the lifespan."""
+"""The FastAPI application: state built in the lifespan; bundles reload when they change."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from services.api.core.deps import AppState
 from services.api.core.errors import install_error_handlers
 from services.api.core.limits import BodyReadTimeout, BodySizeLimit
 from services.api.core.openapi import install_components, operation_id
-from services.api.core.runtime import ModelRuntime
+from services.api.core.reload import BundleWatch, load_models
 from services.api.explanations import routes as explanations
 from services.api.explanations.sources import EVENTS_POLL_S, change_source
 from services.api.explanations.watch import JobWatch
@@ -25,7 +25,6 @@ from services.api.ops import health
 from services.api.ops import routes as ops
 from services.api.pages import routes as pages
 from services.api.predictions import routes as predictions
-from shared.bundles.registry import Registry
 from shared.db.engine import make_engine, make_session_factory
 from shared.queue import Publisher, make_client
 from shared.settings import Settings, get_settings
@@ -34,14 +33,12 @@ from shared.versions import package_versions
 
 def build_state(settings: Settings) -> AppState:
     engine = make_engine(settings.database_url)
-    registry = Registry.scan(settings.bundles_dir)
     sessions = make_session_factory(engine)
     return AppState(
         settings=settings,
         engine=engine,
         sessions=sessions,
-        registry=registry,
-        runtime=ModelRuntime(registry, intra_op_threads=settings.ort_intra_op_threads),
+        runtime=load_models(settings.bundles_dir, intra_op_threads=settings.ort_intra_op_threads),
         publisher=Publisher(make_client(settings.broker_url, timeout_s=settings.publish_timeout_s)),
         job_watch=JobWatch(sessions, change_source(settings.database_url, poll_s=EVENTS_POLL_S)),
         summaries=SummaryCache(),
@@ -55,10 +52,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings)
         app.state.xai = state
+        bundle_watch = BundleWatch(
+            state, settings.bundles_dir, intra_op_threads=settings.ort_intra_op_threads
+        )
         await state.job_watch.start()
+        await bundle_watch.start()
         try:
             yield
         finally:
+            await bundle_watch.close()
             await state.job_watch.close()
             state.engine.dispose()
 

@@ -15,11 +15,12 @@ import os
 import socket
 from dataclasses import dataclass, field
 from importlib import import_module
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.worker.explainers.base import LoadedModel
-from shared.bundles.registry import Bundle, Registry
+from shared.bundles.registry import Bundle, Registry, UnknownModel
 from shared.db.engine import make_engine, make_session_factory
 from shared.methods.spec import image_network
 from shared.settings import Settings, get_settings
@@ -67,17 +68,25 @@ def choose_device(preference: str) -> str:
 
 @dataclass
 class ModelCache:
-    """The served bundles, loaded once per process: ORT session + torch twin of the same bytes."""
+    """The served bundles, loaded once per process: ORT session + torch twin of the same bytes.
+    A job for a bundle the registry does not hold (added since) scans ``root`` again."""
 
     registry: Registry
     device: str
     threads: int
+    root: Path | None = None
     _loaded: dict[tuple[str, str, str], LoadedModel] = field(default_factory=dict)
 
     def load(self, *, name: str, version: str, sha256: str) -> LoadedModel:
         """By name, version *and* bytes: two bundles may share ``model.onnx`` and differ in
         their manifests (labels, Grad-CAM layer, parameters); each job gets its own."""
-        bundle = self.registry.get_by_sha256(name, version, sha256)
+        try:
+            bundle = self.registry.get_by_sha256(name, version, sha256)
+        except UnknownModel:
+            if self.root is None:
+                raise
+            self.registry = Registry.scan(self.root)
+            bundle = self.registry.get_by_sha256(name, version, sha256)
         key = (bundle.name, bundle.version, bundle.sha256)
         if key not in self._loaded:
             self._loaded[key] = self._load(bundle)
@@ -140,6 +149,7 @@ def _make_context(settings: Settings) -> WorkerContext:
             registry=Registry.scan(settings.bundles_dir),
             device=device,
             threads=settings.worker_torch_threads,
+            root=settings.bundles_dir,
         ),
         device=device,
         name=f"{socket.gethostname()}:{os.getpid()}",

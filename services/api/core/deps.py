@@ -22,11 +22,15 @@ class AppState:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    registry: Registry
     runtime: ModelRuntime
     publisher: Publisher
     job_watch: JobWatch
     summaries: SummaryCache
+
+    @property
+    def registry(self) -> Registry:
+        """The served bundles: those of the runtime, replaced whole when bundles reload."""
+        return self.runtime.registry
 
 
 def get_state(request: Request) -> AppState:

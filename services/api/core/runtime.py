@@ -1,4 +1,5 @@
-"""One ONNX Runtime session per bundle, created once at start-up (the API lifespan)."""
+"""One ONNX Runtime session per served bundle; :mod:`services.api.core.reload` builds a new
+``ModelRuntime`` when the bundles folder changes and the API swaps it in whole."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import onnxruntime as ort
 
 from shared.bundles.manifest import Output
-from shared.bundles.registry import Bundle, Registry
+from shared.bundles.registry import Bundle, Registry, UnknownModel
 
 
 def session_options(intra_op_threads: int) -> ort.SessionOptions:
@@ -45,19 +46,23 @@ def to_probabilities(scores: np.ndarray, output: Output) -> np.ndarray:
 
 
 class ModelRuntime:
-    def __init__(self, registry: Registry, *, intra_op_threads: int) -> None:
+    """A registry and one session per model SHA-256 of its bundles; never changed after it is
+    built (a reload builds a new one), so a request holding it keeps working sessions."""
+
+    def __init__(self, registry: Registry, sessions: dict[str, ort.InferenceSession]) -> None:
         self.registry = registry
-        options = session_options(intra_op_threads)
-        self._sessions = {
-            b.sha256: ort.InferenceSession(b.read_model_bytes(), options, providers=providers())
-            for b in registry.all()
-        }
+        self._sessions = sessions
 
     def __len__(self) -> int:
-        return len(self._sessions)
+        return len(self.registry)
+
+    def session(self, sha256: str) -> ort.InferenceSession | None:
+        return self._sessions.get(sha256)
 
     def run(self, bundle: Bundle, tensor: np.ndarray) -> np.ndarray:
-        session = self._sessions[bundle.sha256]
+        session = self._sessions.get(bundle.sha256)
+        if session is None:  # removed by a reload between parsing and inference
+            raise UnknownModel(f"model {bundle.name}/{bundle.version} is no longer served")
         manifest = bundle.manifest
         (scores,) = session.run([manifest.output.name], {manifest.input_name: tensor})
         return np.asarray(scores)

@@ -10,14 +10,25 @@ from services.api.core.auth import ArchiveReaderDep, ModelReaderDep
 from services.api.core.deps import SessionDep, StateDep
 from services.api.core.errors import problem_responses
 from services.api.core.openapi import file_response
-from services.api.models.schemas import ModelOut
+from services.api.models.schemas import ModelOut, RejectedModelOut
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
 @router.get("", response_model=list[ModelOut], responses=problem_responses(401, 403, 422))
 def list_models(state: StateDep, _: ModelReaderDep) -> list[ModelOut]:
+    """The served bundles (picked up without a restart; ``/v1/models/rejected`` lists the
+    bundle folders that are not served)."""
     return [ModelOut.model_validate(bundle) for bundle in state.registry.all()]
+
+
+@router.get(
+    "/rejected", response_model=list[RejectedModelOut], responses=problem_responses(401, 403, 422)
+)
+def list_rejected_models(state: StateDep, _: ModelReaderDep) -> list[RejectedModelOut]:
+    """Bundle folders that are not served: an invalid manifest, a model ONNX Runtime cannot
+    load, or new bytes under a version already served (versions are immutable)."""
+    return [RejectedModelOut.model_validate(r) for r in state.registry.rejected]
 
 
 @router.get(

@@ -25,3 +25,13 @@ class ModelOut(BaseModel):
     def methods(self) -> list[str]:
         """The explanation methods this bundle supports."""
         return supported_methods(self.manifest)
+
+
+class RejectedModelOut(BaseModel):
+    """A bundle folder that is not served, and why (the file and field at fault)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str = Field(description="the folder's model name")
+    version: str = Field(description="the folder's version")
+    reason: str

@@ -33,6 +33,12 @@ class ServedModel(BaseModel):
     default: bool
 
 
+class RejectedModel(BaseModel):
+    name: str
+    version: str
+    reason: str = Field(description="why the bundle folder is not served (file and field)")
+
+
 class QueueState(BaseModel):
     name: str = Field(description="the broker queue the workers consume")
     depth: int | None = Field(description="messages waiting in the broker; null if unreachable")
@@ -59,6 +65,7 @@ class Failure(BaseModel):
 
 class OpsStatus(BaseModel):
     models: list[ServedModel]
+    rejected: list[RejectedModel] = Field(description="bundle folders that are not served")
     queue: QueueState
     jobs: dict[str, int] = Field(description="job count per status (every status listed)")
     worker: WorkerActivity
@@ -79,6 +86,10 @@ def ops_status(
                 default=b.manifest.default,
             )
             for b in registry.all()
+        ],
+        rejected=[
+            RejectedModel(name=r.name, version=r.version, reason=r.reason)
+            for r in registry.rejected
         ],
         queue=QueueState(
             name=EXPLAIN_QUEUE,
