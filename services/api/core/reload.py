@@ -22,7 +22,8 @@ from services.api.core.runtime import ModelRuntime, providers, session_options
 from shared.bundles.registry import Bundle, Registry, Rejected
 
 log = logging.getLogger(__name__)
-DEBOUNCE_MS = 500
+QUIET_MS = 500  # reload once the folder has had no change for this long...
+DEBOUNCE_MS = 5000  # ...or after this long of continuous changes
 
 
 def load_models(
@@ -110,7 +111,9 @@ class BundleWatch:
         if not self._root.is_dir():
             log.warning("bundles folder %s does not exist: not watching it", self._root)
             return
-        async for _changes in awatch(self._root, debounce=DEBOUNCE_MS, stop_event=self._stop):
+        async for _changes in awatch(
+            self._root, debounce=DEBOUNCE_MS, step=QUIET_MS, stop_event=self._stop
+        ):
             try:
                 await self.reload()
             except Exception:  # a failed reload keeps the runtime already served
