@@ -11,10 +11,12 @@ import pytest
 
 from shared.db.models import Role
 from tests.support.bundles import (
+    IMAGE_SIZE,
     breast_cancer_case,
     build_tiny_image_bundle,
     build_tiny_tabular_bundle,
 )
+from tests.support.inputs import gray_png
 from tests.support.live import LiveApi, live_api
 from tests.support.processes import wait_final, wait_for
 
@@ -64,6 +66,12 @@ def test_a_broken_bundle_is_listed_and_bundles_reload_without_a_restart(tmp_path
         assert [(r["name"], r["version"]) for r in ops["rejected"]] == [("broken", "v1")]
         assert "bundle broken/v1 rejected" in api.log.read_text()
         assert api.client.get("/readyz").json()["checks"]["bundles"]["detail"] == "1 loaded"
+        # the worker (one process) explains a job first, so it has scanned the folder already
+        image = {"file": ("x.png", gray_png(IMAGE_SIZE), "image/png")}
+        first = api.client.post("/v1/predictions", files=image, data={"model": "tiny-cnn"})
+        assert first.status_code == 201, first.text
+        jobs = first.json()["explanations"]
+        assert [wait_final(api.client, j["id"])["status"] for j in jobs] == ["succeeded"] * 2
 
         shutil.copytree(staging / "tiny-gbt", bundles / "tiny-gbt")
         wait_for(lambda: "tiny-gbt" in _served(api), timeout=PICKED_UP_S, what="tiny-gbt")
