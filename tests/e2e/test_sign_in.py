@@ -18,7 +18,8 @@ def test_the_token_is_kept_in_the_tab_and_sent_as_bearer(
     sign_in(page, stack.url, token)
     expect(page.locator("#session")).to_have_text("Signed inSign out")
     assert page.evaluate("sessionStorage.getItem('xai.token')") == token
-    page.reload()
+    with page.expect_request(lambda request: request.url.endswith("/v1/models")):
+        page.reload()
     expect(page.locator("#app")).to_be_visible()  # still signed in in this tab
     models_calls = [a for u, a in browser_log.requests if u.endswith("/v1/models")]
     assert models_calls == [f"Bearer {token}"] * 2

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from services.api.explanations.events import prediction_events
@@ -18,6 +20,13 @@ PREDICTION = uuid.UUID(int=2)
 
 async def _no_changes(_: JobWatch) -> None:
     await asyncio.Event().wait()
+
+
+def _run(coroutine: Coroutine[Any, Any, list[bytes]]) -> list[bytes]:
+    """``asyncio.run`` on a thread of its own: the browser tests' sync Playwright leaves an event
+    loop running on the main thread of the test session."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _watch() -> JobWatch:
@@ -53,7 +62,7 @@ def test_each_change_once_then_done_and_the_subscription_closes() -> None:
         assert watch.watched == []
         return [first, *rest]
 
-    events = [_fields(e) for e in asyncio.run(scenario())]
+    events = [_fields(e) for e in _run(scenario())]
     assert [e["event"] for e in events] == ["job"] * 3 + ["done"]
     assert [e["id"] for e in events[:3]] == [f"{JOB}:{s}" for s in ("queued", "running", "failed")]
     assert json.loads(events[2]["data"])["last_error"] == "boom"
@@ -69,5 +78,5 @@ def test_the_stream_ends_without_done_after_its_timeout() -> None:
         assert watch.watched == []
         return events
 
-    events = [_fields(e) for e in asyncio.run(scenario())]
+    events = [_fields(e) for e in _run(scenario())]
     assert [e["event"] for e in events] == ["job"]
