@@ -10,35 +10,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import audit
-from shared.audit.formats.v2 import ReplayV2
 from shared.db.models import AuditPayload, AuditRecord, Blob, Prediction
 from shared.hashing import sha256_hex
 from tests.integration.audit import builders
+from tests.support.audit_payloads import replay_payload
 
 
 def _records(session: Session) -> list[tuple[AuditRecord, dict]]:
     rows = session.scalars(select(AuditRecord).order_by(AuditRecord.seq)).all()
     payloads = [audit.read_typed(session, r.seq) for r in rows]
     return [(r, p.model_dump(mode="json")) for r, p in zip(rows, payloads, strict=True) if p]
-
-
-def _replay(outcome: object) -> ReplayV2:
-    """A ``replay`` payload: its ``outcome`` holds any JSON value."""
-    return ReplayV2.new(
-        replay_id="r",
-        explanation_id="e",
-        prediction_id="p",
-        method="saliency",
-        model_sha256="0" * 64,
-        status="succeeded",
-        outcome=outcome,
-        error=None,
-        requested_by="auditor",
-        purpose="test",
-        attempt=1,
-        requested_at="2026-01-05T09:30:00.000000+00:00",
-        finished_at="2026-01-05T09:30:01.000000+00:00",
-    )
 
 
 def test_prediction_and_explanation_records_bind_the_decision(
@@ -89,7 +70,9 @@ def test_a_rolled_back_transaction_leaves_no_record_and_no_gap(
         assert audit.take_checkpoint(session).seq == 2
         session.rollback()
     with sessions.begin() as session:
-        record = audit.append(session, kind="replay", subject_id="x", payload=_replay({"n": 1}))
+        record = audit.append(
+            session, kind="replay", subject_id="x", payload=replay_payload({"n": 1})
+        )
     assert record.seq == 1 and record.prev_hash == audit.GENESIS_HASH
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(AuditPayload)) == 1
@@ -104,7 +87,7 @@ def test_payloads_json_cannot_hold_exactly_are_refused_and_nothing_is_written(
 ) -> None:
     with sessions() as session:
         with pytest.raises(audit.PayloadError):
-            audit.append(session, kind="replay", subject_id="s", payload=_replay(outcome))
+            audit.append(session, kind="replay", subject_id="s", payload=replay_payload(outcome))
         session.commit()
     with sessions() as session:
         assert audit.take_checkpoint(session).seq == 0
@@ -113,7 +96,7 @@ def test_payloads_json_cannot_hold_exactly_are_refused_and_nothing_is_written(
 
 def test_stored_payload_is_the_rfc8785_canonical_bytes(sessions: sessionmaker[Session]) -> None:
     outcome = {"b": [1, 2.5, 0.1, 1e-07, -0.0, 1.0, 1e21], "a": "é", "c": None}
-    payload = _replay(outcome)
+    payload = replay_payload(outcome)
     with sessions.begin() as session:
         record = audit.append(session, kind="replay", subject_id="x", payload=payload)
     with sessions() as session:

@@ -15,9 +15,10 @@ import rfc8785
 from shared.audit import formats
 from shared.audit.canonical import canonical_payload
 from shared.audit.formats.v1 import AccessV1
-from shared.audit.formats.v2 import AccessV2, Release, ReplayV2
+from shared.audit.formats.v2 import AccessV2, Release
 from shared.settings import Settings, get_settings
 from shared.versions import checkout_commit, release
+from tests.support.audit_payloads import ELSEWHERE, replay_payload
 
 KINDS = {"prediction", "explanation", "feedback", "access", "token", "hold", "purge", "replay"}
 ACCESS: dict[str, Any] = {
@@ -29,26 +30,6 @@ ACCESS: dict[str, Any] = {
     "purpose": "review",
     "at": "2026-01-05T09:30:00.000000+00:00",
 }
-ELSEWHERE = Release(version="0.2.0", commit="c" * 40)
-
-
-def _replay(outcome: object) -> ReplayV2:
-    return ReplayV2.new(
-        release=ELSEWHERE,
-        replay_id="r",
-        explanation_id="e",
-        prediction_id="p",
-        method="saliency",
-        model_sha256="0" * 64,
-        status="succeeded",
-        outcome=outcome,
-        error=None,
-        requested_by="auditor",
-        purpose="test",
-        attempt=1,
-        requested_at="2026-01-05T09:30:00.000000+00:00",
-        finished_at="2026-01-05T09:30:01.000000+00:00",
-    )
 
 
 def test_every_kind_has_version_1_and_new_records_are_version_2() -> None:
@@ -85,7 +66,7 @@ def test_an_unknown_version_is_named_in_the_error() -> None:
 
 def test_version_2_is_rfc8785_and_version_1_is_unchanged() -> None:
     outcome = {"f": [1.0, 1e-07, -0.0, 1e21, 0.30000000000000004], "\ue000": 1, "\U0001f600": 2}
-    data = _replay(outcome).canonical()
+    data = replay_payload(outcome, release=ELSEWHERE).canonical()
     assert data == rfc8785.dumps(json.loads(data))
     assert b'"f":[1,1e-7,0,1e+21,0.30000000000000004]' in data
     assert data.index("\U0001f600".encode()) < data.index("\ue000".encode())  # UTF-16 order

@@ -10,33 +10,12 @@ import pytest
 
 from shared.audit import formats
 from shared.audit.formats.base import encode
-from shared.audit.formats.v2 import Release, ReplayV2
-
-ELSEWHERE = Release(version="0.2.0", commit="c" * 40)
-
-
-def _replay(outcome: object) -> ReplayV2:
-    return ReplayV2.new(
-        release=ELSEWHERE,
-        replay_id="r",
-        explanation_id="e",
-        prediction_id="p",
-        method="saliency",
-        model_sha256="0" * 64,
-        status="succeeded",
-        outcome=outcome,
-        error=None,
-        requested_by="auditor",
-        purpose="test",
-        attempt=1,
-        requested_at="2026-01-05T09:30:00.000000+00:00",
-        finished_at="2026-01-05T09:30:01.000000+00:00",
-    )
+from tests.support.audit_payloads import ELSEWHERE, replay_payload
 
 
 @pytest.mark.parametrize("value", [2.0**53, -(2.0**60), 1e20, 123456789012345680.0])
 def test_an_integral_double_past_2_53_written_as_digits_checks_again(value: float) -> None:
-    data = _replay({"figure": value}).canonical()
+    data = replay_payload({"figure": value}, release=ELSEWHERE).canonical()
     assert re.search(rb'"figure":-?[0-9]+[,}]', data), data  # JCS writes it as digits
     parsed = formats.check("replay", data)
     assert parsed.canonical_as_read() == data
@@ -44,7 +23,7 @@ def test_an_integral_double_past_2_53_written_as_digits_checks_again(value: floa
 
 @pytest.mark.parametrize("digits", [str(2**53 + 1), str(-(2**63) - 1), "1" + "0" * 400])
 def test_digits_no_double_holds_are_a_format_error(digits: str) -> None:
-    good = _replay({"figure": 1}).canonical()
+    good = replay_payload({"figure": 1}, release=ELSEWHERE).canonical()
     forged = good.replace(b'"figure":1', b'"figure":' + digits.encode())
     with pytest.raises(formats.FormatError):
         formats.check("replay", forged)
