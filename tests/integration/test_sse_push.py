@@ -89,6 +89,23 @@ def _next_event(sink: queue.Queue[tuple[str, dict]]) -> tuple[str, dict]:
     return sink.get(timeout=WAIT_S)
 
 
+def _one_stream(
+    client: TestClient,
+) -> tuple[uuid.UUID, queue.Queue[tuple[str, dict]], threading.Thread]:
+    """A new prediction with one job, and a reader of its stream that has seen it queued."""
+    body = client.post(
+        "/v1/predictions",
+        files={"file": ("x.png", inputs.gray_png())},
+        data={"model": "tiny-cnn", "methods": "saliency"},
+    ).json()
+    job_id = uuid.UUID(body["explanations"][0]["id"])
+    sink: queue.Queue[tuple[str, dict]] = queue.Queue()
+    reader = threading.Thread(target=_read_events, args=(client, body["links"]["events"], sink))
+    reader.start()
+    assert _next_event(sink) == ("job", _job(job_id, "queued"))
+    return job_id, sink, reader
+
+
 def test_a_committed_transition_is_pushed_to_every_stream_without_per_client_reads(
     api: tuple[TestClient, Statements], pg_settings: Settings
 ) -> None:
@@ -142,16 +159,7 @@ def test_a_rolled_back_transition_is_not_pushed(
     api: tuple[TestClient, Statements], pg_settings: Settings
 ) -> None:
     client, statements = api
-    body = client.post(
-        "/v1/predictions",
-        files={"file": ("x.png", inputs.gray_png())},
-        data={"model": "tiny-cnn", "methods": "saliency"},
-    ).json()
-    job_id = uuid.UUID(body["explanations"][0]["id"])
-    sink: queue.Queue[tuple[str, dict]] = queue.Queue()
-    reader = threading.Thread(target=_read_events, args=(client, body["links"]["events"], sink))
-    reader.start()
-    assert _next_event(sink) == ("job", _job(job_id, "queued"))
+    job_id, sink, reader = _one_stream(client)
     worker = make_engine(pg_settings.database_url)
     sessions = make_session_factory(worker)
     try:
@@ -177,16 +185,7 @@ def test_a_lost_listener_reconnects_and_delivers_what_changed_meanwhile(
     api: tuple[TestClient, Statements], pg_settings: Settings
 ) -> None:
     client, _ = api
-    body = client.post(
-        "/v1/predictions",
-        files={"file": ("x.png", inputs.gray_png())},
-        data={"model": "tiny-cnn", "methods": "saliency"},
-    ).json()
-    job_id = uuid.UUID(body["explanations"][0]["id"])
-    sink: queue.Queue[tuple[str, dict]] = queue.Queue()
-    reader = threading.Thread(target=_read_events, args=(client, body["links"]["events"], sink))
-    reader.start()
-    assert _next_event(sink) == ("job", _job(job_id, "queued"))
+    job_id, sink, reader = _one_stream(client)
     worker = make_engine(pg_settings.database_url)
     sessions = make_session_factory(worker)
     try:
