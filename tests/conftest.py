@@ -18,11 +18,12 @@ TEST_KEY = "test-case-reference-key-0123456789"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """No test depends on the caller's ``XAI_*`` variables (``XAI_PORT=8123 make test`` must
-    pass): they are dropped before any fixture or test reads Settings, and so for every process
-    a test starts."""
-    for name in [name for name in os.environ if name.startswith("XAI_")]:
-        del os.environ[name]
+    """No test depends on the caller's settings (``XAI_PORT=8123 make test`` must pass): every
+    ``XAI_*`` variable that names a Settings field is dropped before any fixture or test reads
+    Settings, and so for every process a test starts. The tests' own switches
+    (``XAI_FAULTS_SEED``, ``XAI_TAMPER_SEED``, ``XAI_UPDATE_SCREENSHOTS``) are kept."""
+    for field in Settings.model_fields:
+        os.environ.pop(f"XAI_{field.upper()}", None)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
