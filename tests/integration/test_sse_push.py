@@ -89,21 +89,35 @@ def _next_event(sink: queue.Queue[tuple[str, dict]]) -> tuple[str, dict]:
     return sink.get(timeout=WAIT_S)
 
 
-def _one_stream(
-    client: TestClient,
-) -> tuple[uuid.UUID, queue.Queue[tuple[str, dict]], threading.Thread]:
+Sink = queue.Queue[tuple[str, dict]]
+
+
+def _open_streams(
+    client: TestClient, body: dict, count: int, *, method: str = "saliency"
+) -> tuple[uuid.UUID, list[Sink], list[threading.Thread]]:
+    """``count`` readers of the prediction's stream, each having seen its one job queued."""
+    job_id = uuid.UUID(body["explanations"][0]["id"])
+    sinks: list[Sink] = [queue.Queue() for _ in range(count)]
+    readers = [
+        threading.Thread(target=_read_events, args=(client, body["links"]["events"], sink))
+        for sink in sinks
+    ]
+    for reader in readers:
+        reader.start()
+    for sink in sinks:
+        assert _next_event(sink) == ("job", _job(job_id, "queued", method=method))
+    return job_id, sinks, readers
+
+
+def _one_stream(client: TestClient) -> tuple[uuid.UUID, Sink, threading.Thread]:
     """A new prediction with one job, and a reader of its stream that has seen it queued."""
     body = client.post(
         "/v1/predictions",
         files={"file": ("x.png", inputs.gray_png())},
         data={"model": "tiny-cnn", "methods": "saliency"},
     ).json()
-    job_id = uuid.UUID(body["explanations"][0]["id"])
-    sink: queue.Queue[tuple[str, dict]] = queue.Queue()
-    reader = threading.Thread(target=_read_events, args=(client, body["links"]["events"], sink))
-    reader.start()
-    assert _next_event(sink) == ("job", _job(job_id, "queued"))
-    return job_id, sink, reader
+    job_id, sinks, readers = _open_streams(client, body, 1)
+    return job_id, sinks[0], readers[0]
 
 
 def test_a_committed_transition_is_pushed_to_every_stream_without_per_client_reads(
@@ -115,16 +129,7 @@ def test_a_committed_transition_is_pushed_to_every_stream_without_per_client_rea
         files={"file": ("x.png", inputs.gray_png())},
         data={"model": "tiny-cnn", "methods": "saliency"},
     ).json()
-    job_id = uuid.UUID(body["explanations"][0]["id"])
-    sinks: list[queue.Queue[tuple[str, dict]]] = [queue.Queue() for _ in range(CLIENTS)]
-    readers = [
-        threading.Thread(target=_read_events, args=(client, body["links"]["events"], sink))
-        for sink in sinks
-    ]
-    for reader in readers:
-        reader.start()
-    for sink in sinks:
-        assert _next_event(sink) == ("job", _job(job_id, "queued"))
+    job_id, sinks, readers = _open_streams(client, body, CLIENTS)
 
     worker = make_engine(pg_settings.database_url)
     sessions = make_session_factory(worker)
@@ -232,16 +237,7 @@ def test_on_sqlite_one_poll_per_process_serves_every_stream(
             "/v1/predictions",
             json={"model": "tiny-gbt", "features": breast_cancer_case(2), "methods": ["tree_shap"]},
         ).json()
-        job_id = uuid.UUID(body["explanations"][0]["id"])
-        sinks: list[queue.Queue[tuple[str, dict]]] = [queue.Queue() for _ in range(CLIENTS)]
-        readers = [
-            threading.Thread(target=_read_events, args=(client, body["links"]["events"], sink))
-            for sink in sinks
-        ]
-        for reader in readers:
-            reader.start()
-        for sink in sinks:
-            assert _next_event(sink) == ("job", _job(job_id, "queued", method="tree_shap"))
+        job_id, sinks, readers = _open_streams(client, body, CLIENTS, method="tree_shap")
         idle = statements.count
         threading.Event().wait(2.5)
         # One read per poll (every EVENTS_POLL_S) for all streams: at most 3 in 2.5 s, plus

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, computed_field
 
 from services.api.explanations.schemas import ExplanationOut
-from services.api.predictions.schemas import FeedbackOut, JobOut
+from services.api.predictions.schemas import FeedbackOut, WithJobs
 from shared.audit.verify import MAX_SEQ
 from shared.db.models import JobStatus
 
@@ -52,7 +52,7 @@ class RecordLinks(BaseModel):
     self: str
 
 
-class RecordSummary(BaseModel):
+class RecordSummary(WithJobs):
     """One decision in a search page: ``RecordSummary.model_validate(prediction_row)``."""
 
     model_config = ConfigDict(from_attributes=True)
@@ -65,12 +65,6 @@ class RecordSummary(BaseModel):
     label: str
     probability: float
     input_kind: str
-    jobs: list[JobOut] = Field(exclude=True)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def explanations(self) -> list[JobOut]:
-        return sorted(self.jobs, key=lambda job: job.method)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -107,12 +107,23 @@ class JobOut(BaseModel):
         return JobLinks(self=f"/v1/explanations/{self.id}")
 
 
+class WithJobs(BaseModel):
+    """A prediction's explanation jobs, shown as ``explanations`` in method order."""
+
+    jobs: list[JobOut] = Field(exclude=True)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def explanations(self) -> list[JobOut]:
+        return sorted(self.jobs, key=lambda job: job.method)
+
+
 class PredictionLinks(BaseModel):
     self: str
     events: str = Field(description="Server-Sent Events of the explanation jobs")
 
 
-class PredictionOut(BaseModel):
+class PredictionOut(WithJobs):
     """A prediction as the API returns it: ``PredictionOut.model_validate(row)``. The row's
     columns below marked ``exclude`` are read from the ORM row and sent nested (``diagnosis``,
     ``model``, ``input``)."""
@@ -132,7 +143,6 @@ class PredictionOut(BaseModel):
     input_sha256: str = Field(exclude=True)
     tensor_sha256: str = Field(exclude=True)
     preprocessing: dict[str, Any] = Field(exclude=True)
-    jobs: list[JobOut] = Field(exclude=True)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -156,11 +166,6 @@ class PredictionOut(BaseModel):
             tensor_sha256=self.tensor_sha256,
             preprocessing=self.preprocessing,
         )
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def explanations(self) -> list[JobOut]:
-        return sorted(self.jobs, key=lambda job: job.method)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
