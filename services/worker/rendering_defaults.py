@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from services.worker.explainers import Attribution, LoadedModel
-from shared.bundles.manifest import ImageInput
+from shared.bundles.manifest import ImageInput, Output
 from shared.db.models import Prediction
 
 
@@ -35,7 +35,7 @@ def render_default(
 
     names = [f.name for f in spec.features]
     expected = float(np.asarray(attribution.baseline).reshape(-1)[0])
-    units = _units(attribution, model.manifest.output.labels[attribution.target])
+    units = _units(attribution, model.manifest.output)
     rows = top_features(attribution.values, names, x[0], expected, k=10)
     png = render_waterfall(
         attribution.values,
@@ -49,9 +49,12 @@ def render_default(
     return png, {"top_features": rows, "expected_value": expected, "units": units}
 
 
-def _units(attribution: Attribution, label: str) -> str:
-    """What the SHAP values add up to: log-odds for TreeSHAP and the logit link, else the
-    served probability."""
+def _units(attribution: Attribution, output: Output) -> str:
+    """What the SHAP values add up to: log-odds for TreeSHAP and the logit link (of a
+    classifier), a regression's value in its unit, else the served probability."""
+    label = output.labels[attribution.target]
+    if output.mode == "regression":
+        return f"{label} ({output.unit})" if output.unit else label
     if attribution.method == "tree_shap" or attribution.parameters.get("link") == "logit":
         return f"log-odds of {label}"
     return f"probability of {label}"

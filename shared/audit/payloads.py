@@ -17,22 +17,22 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from shared.audit.chain import append
-from shared.audit.formats.v2 import (
-    ExplanationV2,
-    PredictionV2,
+from shared.audit.formats.v3 import (
+    ExplanationV3,
+    PredictionV3,
     build_explanation,
     build_prediction,
 )
 from shared.db.models import AuditRecord, ExplanationJob, ExplanationResult, Prediction
 
 
-def payload_for_prediction(prediction: Prediction, jobs: Sequence[ExplanationJob]) -> PredictionV2:
+def payload_for_prediction(prediction: Prediction, jobs: Sequence[ExplanationJob]) -> PredictionV3:
     return build_prediction(prediction, jobs)
 
 
 def payload_for_explanation(
     job: ExplanationJob, result: ExplanationResult, *, prediction: Prediction | None = None
-) -> ExplanationV2:
+) -> ExplanationV3:
     """``prediction`` defaults to ``job.prediction`` (it must be loaded if ``job`` is detached).
     ``job`` is as claimed (started_at, attempts, device); the archive time is the result's."""
     return build_explanation(job, result, prediction=prediction)

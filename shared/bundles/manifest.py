@@ -80,19 +80,70 @@ class TabularInput(_Strict):
         return features
 
 
-class Output(_Strict):
-    """How to read the model's output tensor ``[1, n_classes]``."""
+OutputMode = Literal["single-label", "multi-label", "regression"]
 
-    name: str = Field(description="ONNX output name holding the class scores")
-    kind: Literal["logits", "probabilities"]
-    labels: tuple[str, ...] = Field(min_length=2)
-    positive_index: int = Field(default=1, ge=0, description="index of the class of interest")
+
+class Output(_Strict):
+    """How to read the model's output tensor ``[1, n]``: one column per label.
+
+    ``mode`` says what the columns are:
+
+    - ``single-label``: mutually exclusive classes (softmax, or logits it is applied to); the
+      diagnosis is the top class, with the full distribution; at least two labels.
+    - ``multi-label``: independent findings (sigmoid, or logits it is applied to); each
+      finding is positive when its probability reaches its ``thresholds`` entry (0.5 unless
+      given).
+    - ``regression``: one value (``kind: value``), e.g. a risk score, in ``unit``, with an
+      optional ``reference_range``; ``labels`` names it.
+    """
+
+    name: str = Field(description="ONNX output name holding the scores")
+    kind: Literal["logits", "probabilities", "value"]
+    labels: tuple[str, ...] = Field(min_length=1)
+    positive_index: int = Field(
+        default=1, ge=0, description="single-label: index of the class of interest"
+    )
+    mode: OutputMode = "single-label"
+    thresholds: tuple[float, ...] | None = Field(
+        default=None, description="multi-label: one per label, in (0, 1); 0.5 each if left out"
+    )
+    unit: str | None = Field(default=None, max_length=64, description="regression: the unit")
+    reference_range: tuple[float, float] | None = Field(
+        default=None, description="regression: [low, high] of the usual values"
+    )
 
     @model_validator(mode="after")
-    def _index(self) -> Output:
-        if self.positive_index >= len(self.labels):
-            raise ValueError("positive_index is outside labels")
+    def _consistent(self) -> Output:
+        if len(set(self.labels)) != len(self.labels):
+            raise ValueError("labels must be unique")
+        if self.mode == "single-label":
+            if len(self.labels) < 2:
+                raise ValueError("single-label outputs need at least two labels")
+            if self.positive_index >= len(self.labels):
+                raise ValueError("positive_index is outside labels")
+        if self.mode == "regression":
+            if self.kind != "value" or len(self.labels) != 1:
+                raise ValueError("a regression output is one value: kind value and one label")
+            low_high = self.reference_range
+            if low_high is not None and not (
+                all(math.isfinite(v) for v in low_high) and low_high[0] <= low_high[1]
+            ):
+                raise ValueError("reference_range is [low, high], finite, low <= high")
+        elif self.kind == "value":
+            raise ValueError("kind value is for regression outputs")
+        if self.thresholds is not None:
+            if self.mode != "multi-label":
+                raise ValueError("thresholds are for multi-label outputs")
+            if len(self.thresholds) != len(self.labels):
+                raise ValueError("thresholds need one value per label")
+            if not all(0.0 < t < 1.0 for t in self.thresholds):
+                raise ValueError("thresholds must lie strictly between 0 and 1")
+        if self.mode != "regression" and (self.unit is not None or self.reference_range):
+            raise ValueError("unit and reference_range are for regression outputs")
         return self
+
+    def threshold(self, index: int) -> float:
+        return self.thresholds[index] if self.thresholds is not None else 0.5
 
 
 class Explanations(_Strict):

@@ -110,6 +110,8 @@ class Prediction(Base):
     label: Mapped[str] = mapped_column(String(128))
     probability: Mapped[float]
     probabilities: Mapped[dict[str, Any]]
+    # the output as the manifest reads it (shared.bundles.outcome.Outcome); null before 0.3.0
+    outcome: Mapped[dict[str, Any] | None]
     case_ref_hmac: Mapped[str | None] = mapped_column(String(64), index=True)
     requested_by: Mapped[str | None] = mapped_column(String(64))
     # keyed hash of the client's Idempotency-Key (shared.hashing.idempotency_digest), never the key
@@ -132,6 +134,8 @@ class ExplanationJob(Base):
     method: Mapped[str] = mapped_column(String(64))
     parameters: Mapped[dict[str, Any]]
     target: Mapped[int]
+    # the label of output column ``target``; null on jobs written before 0.3.0
+    target_label: Mapped[str | None] = mapped_column(String(128))
     seed: Mapped[int]
     status: Mapped[JobStatus] = mapped_column(
         Enum(JobStatus, name="job_status", native_enum=False, length=16),

@@ -46,6 +46,17 @@ def sample_report(rendering_sha: str) -> dict[str, Any]:
             "label": "pneumonia",
             "probability": 0.9312,
             "probabilities": {"normal": 0.0688, "pneumonia": 0.9312},
+            "outcome": {
+                "mode": "single-label",
+                "label": "pneumonia",
+                "probability": 0.9312,
+                "probabilities": {"normal": 0.0688, "pneumonia": 0.9312},
+                "findings": [],
+                "value": None,
+                "unit": None,
+                "reference_range": None,
+                "in_range": None,
+            },
             "case_ref_hmac": "33" * 32,
             "requested_by": "7d0e7a43-0000-4000-8000-000000000002",
             "requested_by_name": "Dr Example",
@@ -159,6 +170,47 @@ def test_text_is_extractable_and_holds_the_decision_and_its_hashes(rendered) -> 
     assert squashed(quality_reading("completeness_delta", 0.0021)) in flat
     assert "the opacity is a positioning artefact" in text
     assert "Demonstration only; never on real patients." in text
+
+
+def test_a_multi_label_report_lists_every_finding_against_its_threshold() -> None:
+    report = sample_report("55" * 32)
+    findings = [("effusion", 0.81, 0.5), ("nodule", 0.12, 0.3), ("edema", 0.47, 0.4)]
+    report["prediction"]["outcome"] = {
+        **report["prediction"]["outcome"],
+        "mode": "multi-label",
+        "label": "effusion",
+        "probability": 0.81,
+        "probabilities": {label: p for label, p, _ in findings},
+        "findings": [
+            {"label": label, "index": i, "probability": p, "threshold": t, "positive": p >= t}
+            for i, (label, p, t) in enumerate(findings)
+        ],
+    }
+    report["model_card"] |= {"output_mode": "multi-label", "positive_label": None}
+    _, text = read(render_report_pdf(report, renderings={}))
+    assert "positive findings: effusion, edema" in text
+    assert "0.8100 (threshold 0.5: positive)" in text
+    assert "0.1200 (threshold 0.3: negative)" in text
+    assert "0.4700 (threshold 0.4: positive)" in text
+
+
+def test_a_regression_report_gives_the_value_its_unit_and_its_range() -> None:
+    report = sample_report("55" * 32)
+    report["prediction"]["outcome"] = {
+        **report["prediction"]["outcome"],
+        "mode": "regression",
+        "label": "risk",
+        "probability": None,
+        "probabilities": {"risk": 31.5},
+        "value": 31.5,
+        "unit": "%",
+        "reference_range": [0.0, 20.0],
+        "in_range": False,
+    }
+    report["model_card"] |= {"output_mode": "regression", "labels": ["risk"]}
+    _, text = read(render_report_pdf(report, renderings={}))
+    assert "risk: 31.5 %" in text
+    assert "0 to 20 % (OUTSIDE)" in text
 
 
 def test_pages_are_a4_and_the_rendering_is_embedded(rendered) -> None:

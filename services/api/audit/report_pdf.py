@@ -59,10 +59,7 @@ def _title(story: Story, report: Mapping[str, Any]) -> None:
 
 def _diagnosis(story: Story, prediction: Mapping[str, Any]) -> None:
     story.heading("Diagnosis")
-    story.paragraph(f"{prediction['label']} (probability {prediction['probability']:.4f})", size=13)
-    story.space(0.05)
-    for label, probability in prediction["probabilities"].items():
-        story.field(f"P({label})", f"{probability:.4f}")
+    _outcome(story, prediction["outcome"])
     story.field("decided at", prediction["created_at"])
     story.field("model", f"{prediction['model_name']} {prediction['model_version']}")
     story.field("model sha256", prediction["model_sha256"], mono=True)
@@ -76,6 +73,33 @@ def _diagnosis(story: Story, prediction: Mapping[str, Any]) -> None:
     story.field("runtime versions", _text(prediction["runtime_versions"]))
 
 
+def _outcome(story: Story, outcome: Mapping[str, Any]) -> None:
+    """The output as the model's manifest read it: classes, every finding, or the value."""
+    if outcome["mode"] == "regression":
+        unit = f" {outcome['unit']}" if outcome["unit"] else ""
+        story.paragraph(f"{outcome['label']}: {outcome['value']:.6g}{unit}", size=13)
+        if outcome["reference_range"] is not None:
+            low, high = outcome["reference_range"]
+            inside = "inside" if outcome["in_range"] else "OUTSIDE"
+            story.field("reference range", f"{low:.6g} to {high:.6g}{unit} ({inside})")
+        return
+    if outcome["mode"] == "multi-label":
+        positive = [f["label"] for f in outcome["findings"] if f["positive"]]
+        story.paragraph(f"positive findings: {', '.join(positive) or 'none'}", size=13)
+        story.space(0.05)
+        for finding in outcome["findings"]:
+            verdict = "positive" if finding["positive"] else "negative"
+            story.field(
+                f"P({finding['label']})",
+                f"{finding['probability']:.4f} (threshold {finding['threshold']:.4g}: {verdict})",
+            )
+        return
+    story.paragraph(f"{outcome['label']} (probability {outcome['probability']:.4f})", size=13)
+    story.space(0.05)
+    for label, probability in outcome["probabilities"].items():
+        story.field(f"P({label})", f"{probability:.4f}")
+
+
 def _model_card(story: Story, card: Mapping[str, Any]) -> None:
     story.heading("Model card")
     story.field("model", f"{card['name']} {card['version']}")
@@ -85,9 +109,13 @@ def _model_card(story: Story, card: Mapping[str, Any]) -> None:
         return
     story.field("task", f"{card['task']} ({card['model_family']})")
     story.field("description", _text(card["description"]))
-    story.field(
-        "classes", ", ".join(card["labels"]) + f" (class of interest: {card['positive_label']})"
-    )
+    mode = card.get("output_mode", "single-label")
+    if mode == "single-label":
+        story.field(
+            "classes", ", ".join(card["labels"]) + f" (class of interest: {card['positive_label']})"
+        )
+    else:
+        story.field("findings" if mode == "multi-label" else "value", ", ".join(card["labels"]))
     story.field("input", _input(card["input"]))
     story.field("default methods", ", ".join(card["default_methods"]) or NONE)
     for key, value in card["card"].items():

@@ -124,7 +124,10 @@ def _model_card(registry: Registry, prediction: Prediction) -> dict[str, Any]:
         "model_family": manifest.model_family,
         "description": manifest.description,
         "labels": list(output.labels),
-        "positive_label": output.labels[output.positive_index],
+        "output_mode": output.mode,
+        "positive_label": output.labels[output.positive_index]
+        if output.mode == "single-label"
+        else None,
         "input": manifest.input.model_dump(mode="json"),
         "default_methods": list(manifest.explanations.default_methods),
         "card": manifest.model_card,
@@ -139,7 +142,8 @@ def _explanation(out: dict[str, Any], job: ExplanationJob, labels: list[str]) ->
         **out,
         "method_summary": spec.summary if spec else job.method,
         "method_plain": spec.plain if spec else None,
-        "target_label": labels[job.target] if 0 <= job.target < len(labels) else None,
+        "target_label": job.target_label
+        or (labels[job.target] if 0 <= job.target < len(labels) else None),
         "worker": job.worker,
     }
     result = job.result

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Fiel
 from services.api.explanations.schemas import ExplanationOut
 from services.api.predictions.schemas import FeedbackOut, WithJobs
 from shared.audit.verify import MAX_SEQ
+from shared.bundles.outcome import Outcome, recorded_outcome
 from shared.db.models import JobStatus
 
 
@@ -106,11 +107,23 @@ class AuditedPrediction(BaseModel):
     tensor_sha256: str
     preprocessing: Any
     label: str
-    probability: float
+    probability: float = Field(description="of label; a regression's value (see outcome)")
     probabilities: dict[str, float]
     case_ref_hmac: str | None
     requested_by: str | None
     runtime_versions: dict[str, Any]
+    recorded_outcome: dict[str, Any] | None = Field(exclude=True, validation_alias="outcome")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def outcome(self) -> Outcome:
+        """The output as the manifest read it (findings, a value); single-label before 0.3.0."""
+        return recorded_outcome(
+            self.recorded_outcome,
+            label=self.label,
+            probability=self.probability,
+            probabilities=self.probabilities,
+        )
 
 
 class FullRecordLinks(BaseModel):

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import onnxruntime as ort
 
-from shared.bundles.manifest import Output
+from shared.bundles.outcome import Outcome, OutputError, read_outcome
 from shared.bundles.registry import Bundle, Registry, UnknownModel
 
 
@@ -27,22 +25,6 @@ def session_options(intra_op_threads: int) -> ort.SessionOptions:
 def providers() -> list[str]:
     available = ort.get_available_providers()
     return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    label: str
-    probability: float
-    probabilities: dict[str, float]
-    target: int
-
-
-def to_probabilities(scores: np.ndarray, output: Output) -> np.ndarray:
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    if output.kind == "probabilities":
-        return scores
-    shifted = np.exp(scores - scores.max())
-    return shifted / shifted.sum()
 
 
 class ModelRuntime:
@@ -67,17 +49,8 @@ class ModelRuntime:
         (scores,) = session.run([manifest.output.name], {manifest.input_name: tensor})
         return np.asarray(scores)
 
-    def diagnose(self, bundle: Bundle, tensor: np.ndarray) -> Diagnosis:
-        output = bundle.manifest.output
-        probabilities = to_probabilities(self.run(bundle, tensor), output)
-        if probabilities.shape != (len(output.labels),) or not np.all(np.isfinite(probabilities)):
-            raise RuntimeError(f"{bundle.name}/{bundle.version} returned {probabilities!r}")
-        target = int(np.argmax(probabilities))
-        return Diagnosis(
-            label=output.labels[target],
-            probability=float(probabilities[target]),
-            probabilities={
-                lbl: float(p) for lbl, p in zip(output.labels, probabilities, strict=True)
-            },
-            target=target,
-        )
+    def diagnose(self, bundle: Bundle, tensor: np.ndarray) -> Outcome:
+        try:
+            return read_outcome(self.run(bundle, tensor), bundle.manifest.output)
+        except OutputError as exc:  # admission checks this; a model that changed is a bug
+            raise RuntimeError(f"{bundle.name}/{bundle.version}: {exc}") from exc

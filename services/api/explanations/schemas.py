@@ -100,7 +100,8 @@ class ExplanationOut(BaseModel):
     prediction_id: uuid.UUID
     method: str
     status: JobStatus
-    target: int
+    target: int = Field(description="the output column explained")
+    target_label: str | None = Field(description="its label (null on jobs before 0.3.0)")
     seed: int
     parameters: dict[str, Any]
     attempts: int

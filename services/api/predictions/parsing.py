@@ -29,7 +29,7 @@ from shared.preprocess.image import prepare_image
 from shared.preprocess.tabular import prepare_tabular
 
 MAX_FORM_FIELDS = 32
-_KNOWN_FIELDS = {"file", "model", "version", "methods", "parameters", "case_ref"}
+_KNOWN_FIELDS = {"file", "model", "version", "methods", "parameters", "targets", "case_ref"}
 _OVERRIDES: TypeAdapter[dict[str, dict[str, Any]]] = TypeAdapter(ParameterOverrides)
 _FormOptions: type[BaseModel] = create_model(  # type: ignore[call-overload]
     "FormOptions",
@@ -37,7 +37,7 @@ _FormOptions: type[BaseModel] = create_model(  # type: ignore[call-overload]
     **{  # the JSON body's declarations, so that a form field has exactly the same bounds
         name: (info.annotation, info)
         for name, info in TabularPredictionBody.model_fields.items()
-        if name in ("model", "version", "methods", "case_ref")
+        if name in ("model", "version", "methods", "targets", "case_ref")
     },
 )
 
@@ -84,6 +84,7 @@ def _from_json(body: bytes, registry: Registry, key: str | None) -> PredictionRe
         prepared=prepare_tabular(parsed.features, spec),
         methods=parsed.methods,
         parameters=parsed.parameters or {},
+        targets=tuple(parsed.targets) if parsed.targets is not None else None,
         case_ref=parsed.case_ref,
         idempotency_key=key,
     )
@@ -120,6 +121,7 @@ def _from_form(
         prepared=prepared,
         methods=options.methods,
         parameters=_form_parameters(_single(form.fields, "parameters", required=False)),
+        targets=tuple(options.targets) if options.targets is not None else None,
         case_ref=options.case_ref,
         idempotency_key=key,
     )
@@ -136,6 +138,8 @@ def _form_options(fields: dict[str, list[str]]) -> Any:
         values["methods"] = [
             m.strip() for value in fields["methods"] for m in value.split(",") if m.strip()
         ]
+    if "targets" in fields:  # one label per field: labels may hold commas
+        values["targets"] = fields["targets"]
     try:
         return _FormOptions.model_validate(values)
     except ValidationError as exc:

@@ -10,11 +10,18 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 from pydantic.json_schema import SkipJsonSchema
 
 from services.api.methods.schemas import ParameterOverrides
+from shared.bundles.outcome import Outcome, recorded_outcome
 from shared.db.models import FeedbackDecision, JobStatus
 
 MethodName = Annotated[str, Field(min_length=1, max_length=64)]
 METHODS_DESCRIPTION = (
     "explanation methods to queue, at least one; leave the field out for the model's defaults"
+)
+TargetLabel = Annotated[str, Field(min_length=1, max_length=128)]
+TARGETS_DESCRIPTION = (
+    "labels to explain (classes or findings; each method runs once per label); leave the field "
+    "out for the defaults: the predicted class, the positive findings (the most probable one "
+    "when none is positive) or the value"
 )
 
 
@@ -29,6 +36,9 @@ class TabularPredictionBody(BaseModel):
         default=None, min_length=1, max_length=16, description=METHODS_DESCRIPTION
     )
     parameters: ParameterOverrides | None = None
+    targets: list[TargetLabel] | None = Field(
+        default=None, min_length=1, max_length=16, description=TARGETS_DESCRIPTION
+    )
     case_ref: str | None = Field(default=None, min_length=1, max_length=256)
     features: dict[str, Any] = Field(
         description="feature name -> number, as the manifest lists (every feature, no other)",
@@ -63,6 +73,12 @@ class ImagePredictionForm(BaseModel):
         description="JSON object {method: {name: value}} over the bundle's parameters, e.g. "
         '{"integrated_gradients": {"n_steps": 64}} (see GET /v1/methods)',
     )
+    targets: list[TargetLabel] | SkipJsonSchema[None] = Field(
+        default=None,
+        min_length=1,
+        max_length=16,
+        description=f"{TARGETS_DESCRIPTION}: repeat the field per label (labels may hold commas)",
+    )
     case_ref: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=256)
 
 
@@ -70,12 +86,6 @@ class ModelRef(BaseModel):
     name: str
     version: str
     sha256: str
-
-
-class DiagnosisOut(BaseModel):
-    label: str
-    probability: float
-    probabilities: dict[str, float]
 
 
 class InputRef(BaseModel):
@@ -99,6 +109,8 @@ class JobOut(BaseModel):
 
     id: uuid.UUID
     method: str
+    target: int = Field(description="the output column explained")
+    target_label: str | None = Field(description="its label (null on jobs before 0.3.0)")
     status: JobStatus
 
     @computed_field  # type: ignore[prop-decorator]
@@ -115,7 +127,7 @@ class WithJobs(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def explanations(self) -> list[JobOut]:
-        return sorted(self.jobs, key=lambda job: job.method)
+        return sorted(self.jobs, key=lambda job: (job.method, job.target))
 
 
 class PredictionLinks(BaseModel):
@@ -135,6 +147,7 @@ class PredictionOut(WithJobs):
     label: str = Field(exclude=True)
     probability: float = Field(exclude=True)
     probabilities: dict[str, float] = Field(exclude=True)
+    recorded_outcome: dict[str, Any] | None = Field(exclude=True, validation_alias="outcome")
     model_name: str = Field(exclude=True)
     model_version: str = Field(exclude=True)
     model_sha256: str = Field(exclude=True)
@@ -146,9 +159,13 @@ class PredictionOut(WithJobs):
 
     @computed_field  # type: ignore[prop-decorator]
     @property
-    def diagnosis(self) -> DiagnosisOut:
-        return DiagnosisOut(
-            label=self.label, probability=self.probability, probabilities=self.probabilities
+    def diagnosis(self) -> Outcome:
+        """The output as the manifest reads it; predictions before 0.3.0 were single-label."""
+        return recorded_outcome(
+            self.recorded_outcome,
+            label=self.label,
+            probability=self.probability,
+            probabilities=self.probabilities,
         )
 
     @computed_field  # type: ignore[prop-decorator]

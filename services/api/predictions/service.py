@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.core.runtime import ModelRuntime
 from shared import audit
+from shared.bundles.outcome import targets_named
 from shared.bundles.registry import Bundle
 from shared.db import jobs, repository
 from shared.db.models import ExplanationJob, JobStatus, Prediction
@@ -40,6 +41,8 @@ class PredictionRequest:
     requested_by: str | None = None
     parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Per-method overrides of the bundle's parameters, as the request gave them."""
+    targets: tuple[str, ...] | None = None
+    """Labels to explain (classes, findings); ``None``: the outcome's defaults."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,25 @@ def resolve_methods(bundle: Bundle, requested: list[str] | None) -> list[str]:
             f"supported: {', '.join(supported)}",
         )
     return list(dict.fromkeys(requested))
+
+
+MAX_TARGETS = 16
+"""The most outputs one prediction explains (each is one job per method)."""
+
+
+def resolve_targets(bundle: Bundle, named: tuple[str, ...] | None) -> tuple[int, ...]:
+    """The output columns of the labels a request names (empty: the outcome's defaults); an
+    unknown label is a 422 naming ``targets``."""
+    if not named:
+        return ()
+    output = bundle.manifest.output
+    try:
+        targets = targets_named(output, named)
+    except ValueError as exc:
+        raise InputError.field("targets", str(exc)) from None
+    if len(targets) > MAX_TARGETS:
+        raise InputError.field("targets", f"at most {MAX_TARGETS} targets")
+    return targets
 
 
 def resolve_parameters(
@@ -102,6 +124,8 @@ def create_prediction(
     }
     if request.parameters:  # requests without overrides keep their earlier fingerprint
         asked["parameters"] = request.parameters
+    if request.targets is not None:  # likewise for requests naming no targets
+        asked["targets"] = list(request.targets)
     fingerprint = sha256_hex(canonical_json(asked))
     key = request.idempotency_key
     key_hash = idempotency_digest(key, case_ref_key=case_ref_key) if key else None
@@ -111,9 +135,12 @@ def create_prediction(
         if existing is not None:
             return _replay(existing, fingerprint)
 
+    output = bundle.manifest.output
+    named = resolve_targets(bundle, request.targets)
     started = time.perf_counter()
-    diagnosis = runtime.diagnose(bundle, prepared.tensor)
+    outcome = runtime.diagnose(bundle, prepared.tensor)
     inferred = time.perf_counter()
+    targets = named or outcome.default_targets(output)
     now = jobs.now()
     with sessions() as session:
         try:
@@ -129,9 +156,11 @@ def create_prediction(
                 ),
                 tensor_sha256=sha256_hex(prepared.tensor_npy()),
                 preprocessing=prepared.steps,
-                label=diagnosis.label,
-                probability=diagnosis.probability,
-                probabilities=diagnosis.probabilities,
+                label=outcome.label,
+                # the value of a regression, which has no probability (see outcome)
+                probability=outcome.probability if outcome.value is None else outcome.value,
+                probabilities=outcome.probabilities,
+                outcome=outcome.recorded(),
                 case_ref_hmac=case_hmac,
                 requested_by=request.requested_by,
                 idempotency_key=key_hash,
@@ -142,13 +171,15 @@ def create_prediction(
                         id=uuid.uuid4(),
                         method=method,
                         parameters=parameters[method],
-                        target=diagnosis.target,
+                        target=target,
+                        target_label=output.labels[target],
                         seed=secrets.randbelow(2**31),
                         status=JobStatus.queued,
                         published_at=now,
                         publishes=1,
                     )
                     for method in methods
+                    for target in targets
                 ],
             )
             session.add(prediction)

@@ -12,6 +12,9 @@ version     what changed                                 canonical JSON
 ==========  ===========================================  ========================
 1 (0.1.0)   —                                            ``python-json/1``
 2 (0.2.0)   ``format`` and ``release`` (version, commit)  RFC 8785 (JCS)
+3 (0.3.0)   prediction: ``outputs.outcome``, jobs'        RFC 8785 (JCS)
+            ``target_label``; explanation:
+            ``target_label`` (other kinds stay at 2)
 ==========  ===========================================  ========================
 """
 
@@ -23,7 +26,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.audit.canonical import PayloadError
-from shared.audit.formats import v1, v2
+from shared.audit.formats import v1, v2, v3
 from shared.audit.formats.base import DecisionRows, Payload, encode, is_canonical
 
 DECISION_KINDS = ("prediction", "explanation", "feedback")
@@ -43,7 +46,7 @@ def _index(*models: type[Payload]) -> dict[str, dict[int, type[Payload]]]:
     return registry
 
 
-FORMATS: dict[str, dict[int, type[Payload]]] = _index(*v1.MODELS, *v2.MODELS)
+FORMATS: dict[str, dict[int, type[Payload]]] = _index(*v1.MODELS, *v2.MODELS, *v3.MODELS)
 CURRENT: dict[str, type[Payload]] = {
     kind: versions[max(versions)] for kind, versions in FORMATS.items()
 }

@@ -48,7 +48,7 @@ class V2(Payload):
         return cls.model_validate({**fields, "format": cls.format_name(), "release": release})
 
 
-def _release_of(written: Payload) -> Release:
+def release_of(written: Payload) -> Release:
     if not isinstance(written, V2):
         raise TypeError(f"a {written.format_name()} record is not version 2")
     return written.release
@@ -57,7 +57,7 @@ def _release_of(written: Payload) -> Release:
 class PredictionV2(V2, v1.PredictionV1):
     @classmethod
     def from_rows(cls, rows: DecisionRows, written: Payload) -> Payload:
-        return build_prediction(rows.prediction, rows.jobs, release=_release_of(written))
+        return build_prediction(rows.prediction, rows.jobs, release=release_of(written))
 
 
 class ExplanationV2(V2, v1.ExplanationV1):
@@ -66,7 +66,7 @@ class ExplanationV2(V2, v1.ExplanationV1):
         if rows.job is None or rows.result is None:
             raise ValueError("an explanation is rebuilt from its job and result")
         return build_explanation(
-            rows.job, rows.result, prediction=rows.prediction, release=_release_of(written)
+            rows.job, rows.result, prediction=rows.prediction, release=release_of(written)
         )
 
 
@@ -79,7 +79,7 @@ class FeedbackV2(V2, v1.FeedbackV1):
             rows.feedback,
             rows.prediction,
             clinician_name=rows.clinician_name,
-            release=_release_of(written),
+            release=release_of(written),
         )
 
 
