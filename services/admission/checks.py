@@ -11,7 +11,8 @@ from services.admission.inspect import GraphFacts, inspect_model, load_proto
 from services.admission.methods import PARITY_BOUND
 from services.admission.probes import bundle_background, image_probes, tabular_probes
 from services.worker.explainers import ExplainerError, LoadedModel
-from shared.bundles.manifest import ImageInput, Manifest, TabularInput
+from shared.bundles.manifest import ImageInput, Manifest, Output, TabularInput
+from shared.bundles.outcome import Outcome, OutputError, read_outcome
 from shared.bundles.registry import Bundle
 from shared.methods.spec import image_network
 
@@ -165,25 +166,43 @@ def probe_forward(
     return (probes, outputs), what
 
 
-def output_sanity(outputs: dict[str, np.ndarray], manifest: Manifest) -> tuple[None, str]:
-    name = manifest.output.name
-    scores = outputs[name].astype(np.float64)
-    if not np.all(np.isfinite(scores)):
-        raise AdmissionError("output sanity", "non-finite scores on the probes", where=name)
-    if manifest.output.kind == "logits":
-        return None, f"finite logits in [{scores.min():.3g}, {scores.max():.3g}]"
-    if scores.min() < -1e-6 or scores.max() > 1 + 1e-6:
-        raise AdmissionError(
-            "output sanity",
-            f"probabilities outside [0, 1]: [{scores.min():.3g}, {scores.max():.3g}]",
-            where=name,
+def output_sanity(outputs: dict[str, np.ndarray], manifest: Manifest) -> tuple[Outcome, str]:
+    """Every probe's output read as it is served (:func:`~shared.bundles.outcome.read_outcome`):
+    finite, probabilities in [0, 1], a single-label distribution summing to 1 (here within
+    ``SUM_TOLERANCE``, tighter than serving's), a regression value finite. The first probe's
+    outcome decides the target the methods are run on (:func:`admission_target`)."""
+    output = manifest.output
+    scores = outputs[output.name].astype(np.float64)
+    try:
+        outcomes = [read_outcome(row, output) for row in scores]
+    except OutputError as exc:
+        raise AdmissionError("output sanity", f"on the probes: {exc}", where=output.name) from None
+    low, high = f"{scores.min():.3g}", f"{scores.max():.3g}"
+    explained = f"; methods explain {outcomes[0].label!r} on probe 0"
+    if output.mode == "regression":
+        unit = f" {output.unit}" if output.unit else ""
+        return outcomes[0], f"finite values in [{low}, {high}]{unit}{explained}"
+    if output.mode == "multi-label":
+        read = "sigmoid of logits" if output.kind == "logits" else "probabilities"
+        positives = sum(len(o.positive) for o in outcomes)
+        thresholds = ", ".join(f"{output.threshold(i):g}" for i in range(len(output.labels)))
+        return outcomes[0], (
+            f"{len(output.labels)} findings ({read}) in [0, 1]; {positives} positive over "
+            f"{len(outcomes)} probes at thresholds {thresholds}{explained}"
         )
+    if output.kind == "logits":
+        return outcomes[0], f"finite logits in [{low}, {high}]{explained}"
     gap = float(np.max(np.abs(scores.sum(axis=1) - 1.0)))
     if gap > SUM_TOLERANCE:
         raise AdmissionError(
-            "output sanity", f"probability rows sum to 1 only within {gap:.3g}", where=name
+            "output sanity", f"probability rows sum to 1 only within {gap:.3g}", where=output.name
         )
-    return None, f"probabilities in [0, 1], rows sum to 1 within {gap:.1e}"
+    return outcomes[0], f"probabilities in [0, 1], rows sum to 1 within {gap:.1e}{explained}"
+
+
+def admission_target(outcome: Outcome, output: Output) -> int:
+    """The output column admission explains: the predicted class, the top finding, the value."""
+    return output.labels.index(outcome.label)
 
 
 def needs_twin(manifest: Manifest) -> bool:

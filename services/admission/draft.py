@@ -1,9 +1,10 @@
 """A manifest drafted from the graph's facts plus flags for what the graph cannot say.
 
-The graph says the layout, the size (when fixed), the number of classes, the head and the
-Grad-CAM layer; the flags say the labels (unless a converter wrote them into the graph), the
-normalisation, a dynamic image size, the feature names and valid ranges. A flag that
-contradicts the graph is refused, naming both.
+The graph says the layout, the size (when fixed), the number of classes, the head (and with
+it the output's mode, :mod:`.outputs`) and the Grad-CAM layer; the flags say the labels (unless a
+converter wrote them into the graph), the normalisation, a dynamic image size, the feature names
+and valid ranges, a multi-label model's thresholds, a regression's unit and reference range, and
+``--task`` where the head is ambiguous. A flag that contradicts the graph is refused, naming both.
 """
 
 from __future__ import annotations
@@ -14,16 +15,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.admission.errors import AdmissionError
 from services.admission.inspect import GraphFacts
+from services.admission.outputs import MODES, draft_output
 from shared.bundles.manifest import (
     Explanations,
     Feature,
     ImageInput,
     Manifest,
-    Output,
+    OutputMode,
     TabularInput,
 )
 
 Task = Literal["image-classification", "tabular-classification"]
+TaskFlag = Task | OutputMode
+"""``--task``: the manifest's task (checked against the input layout) or the output's mode."""
 _TASK_OF_LAYOUT: dict[str, Task] = {
     "NCHW": "image-classification",
     "tabular": "tabular-classification",
@@ -38,31 +42,38 @@ class DraftFlags(BaseModel):
     name: str
     version: str
     labels: tuple[str, ...] | None = None
-    task: Task | None = None
+    task: TaskFlag | None = None
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
     image_size: tuple[int, int] | None = None
     features: tuple[Feature, ...] | None = None
     background_file: str | None = None
     positive_label: str | None = None
+    thresholds: tuple[float, ...] | None = None
+    unit: str | None = None
+    reference_range: tuple[float, float] | None = None
     description: str = ""
     model_card: dict[str, object] = Field(default_factory=dict)
 
 
 def draft_manifest(facts: GraphFacts, flags: DraftFlags) -> Manifest:
     task = _TASK_OF_LAYOUT[facts.layout]
-    if flags.task is not None and flags.task != task:
+    mode = flags.task if flags.task in MODES else None
+    if flags.task is not None and mode is None and flags.task != task:
         raise AdmissionError(
             "draft",
             f"--task {flags.task} but the input {list(facts.input.shape or ())} is {facts.layout}",
             where=facts.input.name,
         )
-    labels = _labels(facts, flags)
-    kind: Literal["logits", "probabilities"] = "logits" if facts.head == "none" else "probabilities"
-    positive = (
-        labels.index(flags.positive_label) if flags.positive_label else min(1, len(labels) - 1)
+    output, read_as = draft_output(
+        facts,
+        asked=mode,
+        labels=flags.labels,
+        positive_label=flags.positive_label,
+        thresholds=flags.thresholds,
+        unit=flags.unit,
+        reference_range=flags.reference_range,
     )
-    output = Output(name=facts.score_output, kind=kind, labels=labels, positive_index=positive)
     if task == "image-classification":
         spec: ImageInput | TabularInput = _image(facts, flags)
         methods = (
@@ -75,7 +86,7 @@ def draft_manifest(facts: GraphFacts, flags: DraftFlags) -> Manifest:
         spec = _tabular(facts, flags)
         family = "tree-ensemble" if facts.tree_ensemble else "neural-network"
         methods = ("tree_shap",) if facts.tree_ensemble else ("kernel_shap",)
-    notes = list(facts.notes)
+    notes = [*facts.notes, read_as]
     if task == "image-classification" and flags.mean is None and flags.std is None:
         notes.append("no --mean/--std given: images are fed in [0, 1], not normalised")
     card = {
@@ -104,46 +115,6 @@ def draft_manifest(facts: GraphFacts, flags: DraftFlags) -> Manifest:
         )
     except ValueError as exc:
         raise AdmissionError("draft", str(exc), where="manifest") from None
-
-
-def _labels(facts: GraphFacts, flags: DraftFlags) -> tuple[str, ...]:
-    if facts.regressor:
-        raise AdmissionError(
-            "draft", "regression heads are not served yet (the graph has a regressor)",
-            where=facts.score_output,
-        )  # fmt: skip
-    n = facts.n_classes
-    if n == 1:
-        raise AdmissionError(
-            "draft",
-            f"output {facts.score_output!r} has one column ({facts.head}): single-score binary "
-            "and regression heads are not served yet; export one score per class",
-            where=facts.score_output,
-        )
-    if facts.head == "sigmoid":
-        raise AdmissionError(
-            "draft",
-            f"output {facts.score_output!r} ends in a Sigmoid over {n} columns: multi-label "
-            "heads are not served yet",
-            where=facts.score_output,
-        )
-    labels = flags.labels or facts.class_labels
-    if labels is None:
-        raise AdmissionError(
-            "draft",
-            f"the graph does not name its {n if n else 'dynamic number of'} classes; "
-            "pass --labels L1,L2,... or --labels-file",
-            where=facts.score_output,
-        )
-    if n is not None and len(labels) != n:
-        raise AdmissionError(
-            "draft",
-            f"{len(labels)} labels given but output {facts.score_output!r} has {n} classes",
-            where=facts.score_output,
-        )
-    if flags.positive_label and flags.positive_label not in labels:
-        raise AdmissionError("draft", f"--positive {flags.positive_label!r} is not a label")
-    return tuple(labels)
 
 
 def _image(facts: GraphFacts, flags: DraftFlags) -> ImageInput:

@@ -24,6 +24,7 @@ Layout = Literal["NCHW", "tabular"]
 _PASS_THROUGH = {"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Cast"}
 _TREE_OPS = {"TreeEnsembleClassifier", "TreeEnsembleRegressor", "TreeEnsemble"}
 _CLASSIFIER_OPS = {"TreeEnsembleClassifier", "LinearClassifier", "SVMClassifier", "ZipMap"}
+_REGRESSOR_OPS = {"TreeEnsembleRegressor", "LinearRegressor", "SVMRegressor"}
 _LABEL_ATTRIBUTES = ("classlabels_strings", "classlabels_int64s", "classlabels_ints")
 
 
@@ -149,7 +150,7 @@ def inspect_model(onnx_bytes: bytes, *, image_size: tuple[int, int] | None = Non
     else:
         facts.update(n_features=_fixed(given.shape[1]))
     if head == "none" and layout == "NCHW":
-        notes.append(f"output {score.name!r} ends in no Softmax/Sigmoid: served as logits")
+        notes.append(f"output {score.name!r} ends in no Softmax/Sigmoid")
     return GraphFacts(
         producer=f"{proto.producer_name} {proto.producer_version}".strip() or "unknown",
         opsets={o.domain or "ai.onnx": o.version for o in proto.opset_import},
@@ -164,7 +165,7 @@ def inspect_model(onnx_bytes: bytes, *, image_size: tuple[int, int] | None = Non
         class_labels=class_labels,
         zipmap="ZipMap" in ops,
         tree_ensemble=bool(ops & _TREE_OPS),
-        regressor="TreeEnsembleRegressor" in ops or "LinearRegressor" in ops,
+        regressor=bool(ops & _REGRESSOR_OPS) and not ops & _CLASSIFIER_OPS,
         notes=tuple(notes),
         **facts,  # type: ignore[arg-type]
     )

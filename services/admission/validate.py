@@ -13,8 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from services.admission import checks
 from services.admission.errors import AdmissionError
 from services.admission.methods import run_methods
@@ -59,7 +57,7 @@ def validate_bundle(folder: Path) -> AdmissionReport:
         session = steps.run("onnxruntime", lambda: checks.ort_session(data))
         steps.run("names and shapes", lambda: checks.names_and_shapes(session, bundle.manifest))
         probes, outputs = steps.run("probe forward", lambda: checks.probe_forward(session, bundle))
-        steps.run("output sanity", lambda: checks.output_sanity(outputs, bundle.manifest))
+        outcome = steps.run("output sanity", lambda: checks.output_sanity(outputs, bundle.manifest))
         twin, parity = None, {}
         if checks.needs_twin(bundle.manifest):
             twin, parity = steps.run(
@@ -79,8 +77,7 @@ def validate_bundle(folder: Path) -> AdmissionReport:
             steps=tuple(steps.done), total_ms=_ms(started), **facts,
         )  # fmt: skip
     model = checks.loaded(bundle, session, twin)
-    scores = np.asarray(outputs[bundle.manifest.output.name], dtype=np.float64)
-    target = int(np.argmax(scores[0]))
+    target = checks.admission_target(outcome, bundle.manifest.output)
     methods = [
         MethodResult.model_validate(line)
         for line in run_methods(model, probes[:1], target, gradcam_reason=graph.gradcam_reason)

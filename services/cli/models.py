@@ -26,6 +26,8 @@ from services.cli.model_inputs import (
 if TYPE_CHECKING:
     from services.admission import AdmissionReport
 
+TASKS = ("image-classification", "tabular-classification")
+
 
 def register(models: argparse._SubParsersAction) -> None:
     add = models.add_parser("add", help="admit an ONNX model as a bundle", description=_ADD)
@@ -36,7 +38,17 @@ def register(models: argparse._SubParsersAction) -> None:
     labels = add.add_mutually_exclusive_group()
     labels.add_argument("--labels", help="class labels in output order, comma-separated")
     labels.add_argument("--labels-file", type=Path, help="one class label per line")
-    add.add_argument("--task", choices=["image-classification", "tabular-classification"])
+    add.add_argument(
+        "--task",
+        choices=[*TASKS, "single-label", "multi-label", "regression"],
+        help="only where the graph is ambiguous: multi-label for a head ending in plain logits, "
+        "regression for a one-column score, single-label for one-column logits of two classes",
+    )
+    add.add_argument(
+        "--thresholds", help="multi-label: one per finding, comma-separated, or one for all"
+    )
+    add.add_argument("--unit", help="regression: the value's unit (e.g. mmHg, %%)")
+    add.add_argument("--reference-range", help="regression: LOW,HIGH of the usual values")
     add.add_argument("--mean", help="image normalisation mean, one value or one per channel")
     add.add_argument("--std", help="image normalisation std, one value or one per channel")
     add.add_argument("--input-size", help="H,W of a dynamic-shape image input")
@@ -70,8 +82,22 @@ def _fail(message: str) -> int:
     return 1
 
 
-def _floats(text: str | None) -> tuple[float, ...] | None:
-    return None if text is None else tuple(float(v) for v in text.split(","))
+def _floats(text: str | None, flag: str) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"{flag} {text!r}: comma-separated numbers expected") from None
+
+
+def _pair(text: str | None, flag: str) -> tuple[float, float] | None:
+    values = _floats(text, flag)
+    if values is None:
+        return None
+    if len(values) != 2:
+        raise ValueError(f"{flag} {text!r}: two numbers LOW,HIGH expected")
+    return values[0], values[1]
 
 
 def _add(args: argparse.Namespace) -> int:
@@ -87,10 +113,12 @@ def _add(args: argparse.Namespace) -> int:
         features = features_of(args.features_file, rows, names)
         flags = DraftFlags(
             name=args.name, version=args.version, task=args.task,
-            labels=read_labels(args.labels, args.labels_file), mean=_floats(args.mean),
-            std=_floats(args.std), image_size=size, features=features,  # type: ignore[arg-type]
+            labels=read_labels(args.labels, args.labels_file), mean=_floats(args.mean, "--mean"),
+            std=_floats(args.std, "--std"), image_size=size, features=features,  # type: ignore[arg-type]
             background_file="background.npy" if rows is not None else None,
             positive_label=args.positive, description=args.description,
+            thresholds=_floats(args.thresholds, "--thresholds"), unit=args.unit,
+            reference_range=_pair(args.reference_range, "--reference-range"),
         )  # fmt: skip
         manifest = draft_manifest(facts, flags)
     except AdmissionError as exc:

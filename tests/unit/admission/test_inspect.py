@@ -38,10 +38,14 @@ def test_the_head_decides_how_the_output_is_read(head: str | None, kind: str) ->
     assert "not normalised" in " ".join(manifest.model_card["inspection_notes"])
 
 
-def test_a_sigmoid_over_several_columns_is_refused_as_multilabel() -> None:
+def test_a_sigmoid_over_several_columns_is_read_as_multilabel() -> None:
     facts = inspect_model(conv_head("gap", head="Sigmoid"))
-    with pytest.raises(AdmissionError, match="multi-label") as caught:
-        draft_manifest(facts, DraftFlags(name="m", version="v1", labels=("a", "b")))
+    manifest = draft_manifest(facts, DraftFlags(name="m", version="v1", labels=("a", "b")))
+    assert (manifest.output.mode, manifest.output.kind) == ("multi-label", "probabilities")
+    with pytest.raises(AdmissionError, match="--task single-label") as caught:
+        draft_manifest(
+            facts, DraftFlags(name="m", version="v1", labels=("a", "b"), task="single-label")
+        )
     assert caught.value.where == "scores"
 
 
@@ -111,10 +115,11 @@ def test_a_tree_classifier_is_read_as_a_tree_ensemble_with_its_labels() -> None:
     assert facts.class_labels == ("0", "1") and facts.head == "classifier-probabilities"
 
 
-def test_a_regression_head_is_refused_as_not_served_yet() -> None:
+def test_a_regressor_is_read_as_a_regression_tree_ensemble() -> None:
     from sklearn.tree import DecisionTreeRegressor
 
     facts = inspect_model(_sklearn_onnx(DecisionTreeRegressor(max_depth=2)))
-    assert facts.regressor
-    with pytest.raises(AdmissionError, match="regression heads are not served yet"):
+    assert facts.regressor and facts.tree_ensemble and facts.n_classes == 1
+    with pytest.raises(AdmissionError, match="a regression output is one value") as caught:
         draft_manifest(facts, DraftFlags(name="m", version="v1", labels=("a", "b")))
+    assert caught.value.where == "--labels"
