@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from shared import audit
 from shared.auth import Principal, create_token
+from shared.bundles.outcome import recorded_outcome
 from shared.db import repository
 from shared.db.models import (
     ExplanationJob,
@@ -58,6 +59,12 @@ def decision(
         label=LABELS[p > 0.5],
         probability=max(p, 1 - p),
         probabilities={"normal": 1 - p, "pneumonia": p},
+        outcome=recorded_outcome(
+            None,
+            label=LABELS[p > 0.5],
+            probability=max(p, 1 - p),
+            probabilities={"normal": 1 - p, "pneumonia": p},
+        ).recorded(),
         case_ref_hmac=case_ref_hmac,
         requested_by="token-1",
         request_fingerprint=sha256_hex(data),
@@ -68,6 +75,7 @@ def decision(
                 method=method,
                 parameters={"steps": 16},
                 target=int(p > 0.5),
+                target_label=LABELS[p > 0.5],
                 seed=rng.randrange(2**31),
                 queued_at=at,
             )

@@ -10,15 +10,14 @@ import base64
 import json
 import random
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import rfc8785
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import audit
@@ -27,14 +26,12 @@ from shared.audit.chain import record_hash
 from shared.audit.formats import v1_fields
 from shared.audit.replays import payload_for_replay, record_replay
 from shared.auth import Principal, create_token, revoke
-from shared.db.engine import make_engine, make_session_factory
-from shared.db.migrate import upgrade
 from shared.db.models import AuditRecord, Prediction, Replay, Role
 from shared.hashing import sha256_hex
 from shared.versions import release
 from tests.golden import archive
 from tests.integration.audit import builders
-from tests.support import servers
+from tests.integration.audit.conftest import Restore
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 ARCHIVE = GOLDEN / "archive-0.1.0.jsonl"
@@ -62,34 +59,6 @@ def _seqs(rows: Rows, kind: str) -> list[int]:
 
 def _payload_row(rows: Rows, seq: int) -> dict[str, Any]:
     return next(r for table, r in rows if table == "audit_payloads" and r["seq"] == seq)
-
-
-Restore = Callable[[Path], sessionmaker[Session]]
-
-
-@pytest.fixture(params=["postgres", "sqlite"])
-def restore(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Restore]:
-    """Restore a dump as an upgrade meets it: into an empty database at the schema 0.1.0 ran
-    (the dump's Alembic revision), then ``xai db upgrade`` (to head) over the restored rows."""
-    engines: list[Engine] = []
-    with ExitStack() as stack:
-        if request.param == "postgres":
-            url = stack.enter_context(servers.fresh_database(request.getfixturevalue("pg_admin")))
-        else:
-            url = f"sqlite:///{tmp_path}/golden.db"
-        upgrade(url, _header()["alembic"])
-
-        def restored(path: Path) -> sessionmaker[Session]:
-            engines.append(make_engine(url))
-            sessions = make_session_factory(engines[-1])
-            with sessions.begin() as session:
-                archive.load(session, path)
-            upgrade(url)
-            return sessions
-
-        yield restored
-        for engine in engines:
-            engine.dispose()
 
 
 def _restore_altered(restore: Restore, rows: Rows, tmp_path: Path) -> sessionmaker[Session]:
@@ -208,8 +177,9 @@ def test_new_records_after_the_0_1_0_ones_verify_together(
         written = [audit.read_typed(session, r.seq) for r in new]
     assert report.ok, report
     assert report.checked == report.head_seq == 22 + len(new)
-    new_formats = {k: n for k, n in report.formats.items() if k.endswith("/2")}
-    assert set(new_formats) == {f"{kind}/2" for kind in formats.KINDS}
+    current = {model.format_name() for model in formats.CURRENT.values()}
+    new_formats = {k: n for k, n in report.formats.items() if k in current}
+    assert set(new_formats) == current
     assert report.formats["prediction/1"] == 1  # the tabular prediction's payload was purged
     running = release()
     for payload in written:  # none tombstoned: the new decision is on hold

@@ -147,7 +147,7 @@ def test_an_edited_row_no_longer_matches_its_record(sessions: sessionmaker[Sessi
         unchecked = audit.verify(session, check_rows=False)
     assert unchecked.ok  # the chain itself is intact: only the row lies
     assert (report.ok, report.first_bad_seq) == (False, 4)  # the second decision's explanation
-    assert report.reason == "the explanation's rows no longer match the record (explanation/2)"
+    assert report.reason == "the explanation's rows no longer match the record (explanation/3)"
     with sessions.begin() as session:
         stored = session.get(Prediction, first.id)
         assert stored is not None
@@ -155,4 +155,4 @@ def test_an_edited_row_no_longer_matches_its_record(sessions: sessionmaker[Sessi
     with sessions() as session:
         report = audit.verify(session)
     assert (report.ok, report.first_bad_seq) == (False, 1)
-    assert report.reason == "the prediction's rows no longer match the record (prediction/2)"
+    assert report.reason == "the prediction's rows no longer match the record (prediction/3)"
