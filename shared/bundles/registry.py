@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from shared.bundles.admission import REPORT_FILE, Admission
 from shared.bundles.manifest import Manifest
 from shared.errors import FieldError, NotFound
 from shared.methods import manifest_problems
@@ -47,6 +49,10 @@ class Bundle:
     path: Path
     manifest: Manifest
     sha256: str
+    manifest_sha256: str = ""
+    """SHA-256 of the ``manifest.json`` bytes the manifest was read from."""
+    admission: Admission | None = None
+    """Its passed admission report (:func:`load_admitted`); None: not admitted."""
 
     @property
     def name(self) -> str:
@@ -74,6 +80,16 @@ class Bundle:
             raise BundleError(f"{self.model_path} changed since it was loaded")
         return data
 
+    @property
+    def admitted(self) -> bool:
+        """Whether the bundle has a passed admission report for these model bytes."""
+        return self.admission is not None
+
+    @property
+    def unavailable_methods(self) -> dict[str, str]:
+        """Method -> why admission found it unusable for this model (none if not admitted)."""
+        return self.admission.report.unavailable_methods if self.admission else {}
+
 
 @dataclass(frozen=True)
 class Rejected:
@@ -90,7 +106,8 @@ def load_bundle(path: Path) -> Bundle:
     if not manifest_path.is_file() or not (path / MODEL_FILE).is_file():
         raise BundleError(f"{path} needs {MODEL_FILE} and {MANIFEST_FILE}")
     try:
-        manifest = Manifest.model_validate(json.loads(manifest_path.read_text()))
+        text = manifest_path.read_bytes()
+        manifest = Manifest.model_validate(json.loads(text))
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in e['loc']) or 'manifest'}: {e['msg']}"
@@ -105,7 +122,36 @@ def load_bundle(path: Path) -> Bundle:
         raise BundleError(f"{manifest_path}: {problems}")
     if (manifest.name, manifest.version) != (path.parent.name, path.name):
         raise BundleError(f"{manifest_path} names {manifest.name}/{manifest.version}")
-    return Bundle(path=path, manifest=manifest, sha256=sha256_file(path / MODEL_FILE))
+    return Bundle(
+        path=path,
+        manifest=manifest,
+        sha256=sha256_file(path / MODEL_FILE),
+        manifest_sha256=hashlib.sha256(text).hexdigest(),
+    )
+
+
+def load_admitted(path: Path) -> Bundle:
+    """:func:`load_bundle`, with the bundle's ``admission.json`` if it has one. A report that
+    is not a report, was written for other model bytes, or did not pass is a BundleError: such
+    a bundle is not served. A bundle without a report is served as not admitted (its methods
+    are the registry's for its manifest)."""
+    bundle = load_bundle(path)
+    report_path = path / REPORT_FILE
+    if not report_path.is_file():
+        return bundle
+    try:
+        admission = Admission.parse(report_path.read_bytes())
+    except (ValueError, OSError) as exc:
+        raise BundleError(f"{report_path}: not an admission report: {exc}") from None
+    report = admission.report
+    if report.sha256 != bundle.sha256:
+        raise BundleError(
+            f"{report_path} was written for model sha256 {str(report.sha256)[:12]}…, "
+            f"{MODEL_FILE} is {bundle.sha256[:12]}…: run `xai models validate {path}`"
+        )
+    if not report.passed:
+        raise BundleError(f"{report_path}: {report.failure() or 'admission failed'}")
+    return dataclasses.replace(bundle, admission=admission)
 
 
 class Registry:
@@ -117,8 +163,8 @@ class Registry:
 
     @classmethod
     def scan(cls, root: Path) -> Registry:
-        """Every bundle folder under ``root``: one that fails to load is listed in
-        ``rejected`` with its reason (and logged), never stopping the others."""
+        """Every bundle folder under ``root`` (:func:`load_admitted`): one that fails to load
+        is listed in ``rejected`` with its reason (and logged), never stopping the others."""
         if not root.is_dir():
             return cls([])
         folders = sorted(p.parent for p in root.glob(f"*/*/{MANIFEST_FILE}"))
@@ -126,7 +172,7 @@ class Registry:
         rejected: list[Rejected] = []
         for folder in folders:
             try:
-                bundles.append(load_bundle(folder))
+                bundles.append(load_admitted(folder))
             except BundleError as exc:
                 log.warning("bundle %s/%s rejected: %s", folder.parent.name, folder.name, exc)
                 rejected.append(Rejected(folder, folder.parent.name, folder.name, str(exc)))
