@@ -8,7 +8,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Header, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sse_starlette import EventSourceResponse
 
@@ -124,7 +124,17 @@ def _visible_jobs(state: AppState, prediction_id: uuid.UUID, principal: Principa
     responses={200: {"content": {"text/event-stream": {}}}, **_GET_PROBLEMS},
 )
 async def get_prediction_events(
-    prediction_id: uuid.UUID, state: StateDep, principal: EventsReaderDep
+    prediction_id: uuid.UUID,
+    state: StateDep,
+    principal: EventsReaderDep,
+    token: Annotated[
+        str | None,
+        Query(
+            max_length=4096,
+            description="the bearer token, for clients that cannot send headers (a browser's "
+            "EventSource); read by the auth dependency, Authorization wins when both are sent",
+        ),
+    ] = None,
 ) -> EventSourceResponse:
     """Server-Sent Events: a ``job`` event for each status change, then ``done``. Takes the
     token as ``?token=`` too: a browser's EventSource cannot send headers."""
