@@ -7,6 +7,12 @@ finishes; the garbage collector closes what nobody holds any more.
 
 A version is immutable: new bytes under a name/version already served are refused (listed as
 rejected) and the bytes loaded first stay served until that version's folder is removed.
+
+Before the API serves a set of bundles (at start-up, and before each reload replaces the
+runtime), the admission of each admitted bundle is recorded in the audit chain
+(:func:`shared.audit.admissions.record_admissions`: once per model, manifest and report). When
+the database cannot take it, the bundles are still served and the failure is logged; the next
+reload or restart records it.
 """
 
 from __future__ import annotations
@@ -16,9 +22,12 @@ import logging
 from pathlib import Path
 
 import onnxruntime as ort
+from sqlalchemy.exc import SQLAlchemyError
 
 from services.api.core.deps import AppState
 from services.api.core.runtime import ModelRuntime, providers, session_options
+from shared.audit import AuditChainError
+from shared.audit.admissions import record_admissions
 from shared.bundles.registry import Bundle, Registry, Rejected
 
 log = logging.getLogger(__name__)
@@ -82,6 +91,8 @@ class BundleWatch:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        """Record the admissions of the bundles loaded at start-up, then watch the folder."""
+        await asyncio.to_thread(self._record_admissions, self._holder.runtime.registry)
         self._task = asyncio.create_task(self._watch())
 
     async def close(self) -> None:
@@ -96,6 +107,7 @@ class BundleWatch:
         runtime = await asyncio.to_thread(
             load_models, self._root, intra_op_threads=self._threads, previous=self._holder.runtime
         )
+        await asyncio.to_thread(self._record_admissions, runtime.registry)
         self._holder.runtime = runtime
         registry = runtime.registry
         log.info(
@@ -104,6 +116,12 @@ class BundleWatch:
             ", ".join(f"{b.name}/{b.version}" for b in registry.all()) or "none",
             len(registry.rejected),
         )
+
+    def _record_admissions(self, registry: Registry) -> None:
+        try:
+            record_admissions(self._holder.sessions, registry.all())
+        except (SQLAlchemyError, AuditChainError) as exc:
+            log.warning("admissions not recorded (bundles still served): %s", exc)
 
     async def _watch(self) -> None:
         from watchfiles import awatch

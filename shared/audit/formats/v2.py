@@ -103,6 +103,29 @@ class ReplayV2(V2, v1.ReplayV1):
     pass
 
 
+class AdmissionV2(V2):
+    """A model admitted into service: first written in version 2 (0.3.0), once per model
+    bytes, manifest bytes and admission report (:mod:`shared.audit.admissions`). The report
+    is stored as a blob (``blobs.admission_report``: the ``admission.json`` bytes, which the
+    verifier checks against their SHA-256)."""
+
+    KIND: ClassVar[str] = "admission"
+    model: v1.ModelRef
+    manifest_sha256: str
+    report_sha256: str
+    passed: bool
+    admitted_at: str | None
+    available_methods: list[str]
+    unavailable_methods: dict[str, str]
+    blobs: dict[str, str]
+
+    @model_validator(mode="after")
+    def _report_is_its_blob(self) -> Self:
+        if self.blobs != {"admission_report": self.report_sha256}:
+            raise ValueError("blobs must be exactly {'admission_report': report_sha256}")
+        return self
+
+
 MODELS: tuple[type[Payload], ...] = (
     PredictionV2,
     ExplanationV2,
@@ -112,6 +135,7 @@ MODELS: tuple[type[Payload], ...] = (
     HoldV2,
     PurgeV2,
     ReplayV2,
+    AdmissionV2,
 )
 
 

@@ -7,6 +7,7 @@ place makes the archive fail."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import random
 import uuid
@@ -22,10 +23,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared import audit
 from shared.audit import formats
+from shared.audit.admissions import record_admission
 from shared.audit.chain import record_hash
 from shared.audit.formats import v1_fields
 from shared.audit.replays import payload_for_replay, record_replay
 from shared.auth import Principal, create_token, revoke
+from shared.bundles.admission import Admission, AdmissionReport
+from shared.bundles.registry import load_bundle
 from shared.db.models import AuditRecord, Prediction, Replay, Role
 from shared.hashing import sha256_hex
 from shared.versions import release
@@ -127,7 +131,7 @@ def test_the_report_of_a_0_1_0_decision_renders(
     assert pdf.startswith(b"%PDF-") and len(pdf) > 2000
 
 
-def _append_new_records(session: Session) -> None:
+def _append_new_records(session: Session, bundles_dir: Path) -> None:
     """One record of every kind, written by this release after the 0.1.0 records."""
     rng = random.Random(11)
     at = datetime.now(UTC)
@@ -158,13 +162,17 @@ def _append_new_records(session: Session) -> None:
     hold = audit.place_hold(session, reason="brief", placed_by="dpo", prediction_id=tabular)
     audit.release_hold(session, hold.id, released_by="dpo")
     revoke(session, token_id)
+    bundle = load_bundle(bundles_dir / "tiny-cnn" / "v1")
+    report = AdmissionReport(bundle=str(bundle.path), sha256=bundle.sha256, passed=True, steps=())
+    admission = Admission.parse(report.model_dump_json().encode())
+    record_admission(session, dataclasses.replace(bundle, admission=admission))
 
 
 def test_new_records_after_the_0_1_0_ones_verify_together(
-    golden: sessionmaker[Session],
+    golden: sessionmaker[Session], bundles_dir: Path
 ) -> None:
     with golden.begin() as session:
-        _append_new_records(session)
+        _append_new_records(session, bundles_dir)
     with golden.begin() as session:  # a purge by this release tombstones 0.1.0 records too
         purged = audit.purge(
             session, now=datetime.now(UTC) + timedelta(days=400), retention_days=183, floor_days=183

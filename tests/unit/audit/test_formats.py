@@ -20,7 +20,10 @@ from shared.settings import Settings, get_settings
 from shared.versions import checkout_commit, release
 from tests.support.audit_payloads import ELSEWHERE, replay_payload
 
-KINDS = {"prediction", "explanation", "feedback", "access", "token", "hold", "purge", "replay"}
+KINDS = {
+    "prediction", "explanation", "feedback", "access", "token", "hold", "purge", "replay",
+    "admission",
+}  # fmt: skip
 ACCESS: dict[str, Any] = {
     "token_id": "t",
     "role": "auditor",
@@ -34,19 +37,22 @@ ACCESS: dict[str, Any] = {
 
 # The newest format of each kind; a kind whose records change gains a version here.
 NEWEST = {"prediction": 3, "explanation": 3}
+# The first format of a kind added after 0.1.0 (version 1 of it was never written).
+FIRST = {"admission": 2}
 
 
 def test_every_kind_keeps_its_versions_and_new_records_are_the_newest() -> None:
     assert set(formats.KINDS) == KINDS == set(formats.DECISION_KINDS) | {
-        "access", "token", "hold", "purge", "replay",
+        "access", "token", "hold", "purge", "replay", "admission",
     }  # fmt: skip
     for kind in KINDS:
-        newest = NEWEST.get(kind, 2)
-        assert set(formats.FORMATS[kind]) == set(range(1, newest + 1))
+        first, newest = FIRST.get(kind, 1), NEWEST.get(kind, 2)
+        assert set(formats.FORMATS[kind]) == set(range(first, newest + 1))
         assert formats.CURRENT[kind].format_name() == f"{kind}/{newest}"
-        assert formats.model_of(kind, 1).SCHEME == "python-json/1"
-        for version in range(2, newest + 1):
-            assert formats.model_of(kind, version).SCHEME == "rfc8785"
+        if first == 1:
+            assert formats.model_of(kind, 1).SCHEME == "python-json/1"
+        for number in range(2, newest + 1):
+            assert formats.model_of(kind, number).SCHEME == "rfc8785"
 
 
 @pytest.mark.parametrize(
