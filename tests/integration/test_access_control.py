@@ -41,6 +41,7 @@ ACCESS: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/v1/explanations/{job_id}/attributions"): frozenset({CLINICIAN, AUDITOR}),
     ("GET", "/v1/models"): EVERYONE,
     ("GET", "/v1/models/rejected"): EVERYONE,
+    ("GET", "/v1/models/{name}/{version}"): EVERYONE,
     ("GET", "/v1/methods"): EVERYONE,
     ("GET", "/v1/models/{name}/{version}/summary.png"): frozenset({AUDITOR, OPS}),
     ("GET", "/v1/ops/status"): frozenset({OPS}),

@@ -26,6 +26,44 @@ def heatmap_png() -> bytes:
     return render_heatmap(rng.uniform(size=(16, 16)), rng.normal(size=(16, 16)))
 
 
+ADMISSION: dict[str, Any] = {
+    "recorded": True,
+    "note": None,
+    "seq": 7,
+    "recorded_at": "2026-01-02T03:00:00.000000+00:00",
+    "format": "admission/2",
+    "manifest_sha256": "a7" * 32,
+    "report_sha256": "a8" * 32,
+    "passed": True,
+    "admitted_at": "2026-01-02T02:59:00.000000+00:00",
+    "available_methods": ["integrated_gradients"],
+    "unavailable_methods": {"saliency": "quality over its bound: x 2 > 1"},
+    "steps": [{"step": "torch twin parity", "ok": True, "detail": "8 probes", "ms": 12.0}],
+    "methods": [
+        {
+            "method": "integrated_gradients",
+            "available": True,
+            "reason": None,
+            "quality": {"completeness_delta": 0.00123},
+            "bounds": {"completeness_delta": 0.01},
+            "ms": 40.0,
+        },
+        {
+            "method": "saliency",
+            "available": False,
+            "reason": "quality over its bound: x 2 > 1",
+            "quality": {},
+            "bounds": {},
+            "ms": 0.0,
+        },
+    ],
+    "parity": {"logits": 3.1e-07},
+    "probes": 8,
+    "seed": 0,
+    "library_versions": {},
+}
+
+
 def sample_report(rendering_sha: str) -> dict[str, Any]:
     """A report of the shape :func:`services.api.reports.decision_report` returns."""
     quality = {"completeness_delta": 0.0021, "parity_max_abs_diff": 3e-7}
@@ -84,6 +122,7 @@ def sample_report(rendering_sha: str) -> dict[str, Any]:
             "default_methods": ["integrated_gradients"],
             "card": {"intended_use": "Demonstration only; never on real patients."},
         },
+        "admission": copy.deepcopy(ADMISSION),
         "explanations": [
             {
                 "id": "9a9a9a9a-0000-4000-8000-000000000003",
@@ -250,3 +289,24 @@ def test_long_values_flow_onto_more_pages_and_nothing_is_lost(rendered) -> None:
     assert len(reader.pages) > 2
     assert "x" * 300 in squashed(text) and squashed("WWWW " * 400) in squashed(text)
     assert squashed(text).count("d1" * 32) == 25
+
+
+def test_the_admission_of_the_model_is_shown_with_its_record_and_figures(rendered) -> None:
+    _, _, pdf = rendered
+    _, text = read(pdf)
+    assert "Model admission" in text
+    assert "passed, checked at 2026-01-02T02:59:00.000000+00:00" in text
+    assert "seq 7 (admission/2) at 2026-01-02T03:00:00.000000+00:00" in text
+    assert "ok: 8 probes (12 ms)" in text
+    assert "logits: max |twin - ORT| 3.1e-07 over 8 probes" in text
+    assert "completeness delta 0.00123 (bound 0.01)" in text
+    assert "unavailable: quality over its bound: x 2 > 1" in text
+    flat = squashed(text)
+    assert "a7" * 32 in flat and "a8" * 32 in flat
+
+
+def test_a_model_served_without_an_admission_record_says_so() -> None:
+    report = sample_report("55" * 32)
+    report["admission"] = {"recorded": False, "note": "the chain holds no admission record"}
+    _, text = read(render_report_pdf(report, renderings={}))
+    assert "Model admission" in text and "the chain holds no admission record" in text

@@ -25,6 +25,7 @@ def render_report_pdf(report: Mapping[str, Any], *, renderings: Mapping[str, byt
     _title(story, report)
     _diagnosis(story, prediction)
     _model_card(story, report["model_card"])
+    _admission(story, report["admission"])
     for explanation in report["explanations"]:
         _explanation(story, explanation, renderings)
     _feedback(story, report["feedback"])
@@ -120,6 +121,53 @@ def _model_card(story: Story, card: Mapping[str, Any]) -> None:
     story.field("default methods", ", ".join(card["default_methods"]) or NONE)
     for key, value in card["card"].items():
         story.field(key.replace("_", " "), _text(value))
+
+
+def _admission(story: Story, admission: Mapping[str, Any]) -> None:
+    """How the model was admitted: the chain's admission record and the report it holds."""
+    story.heading("Model admission")
+    if not admission["recorded"]:
+        story.paragraph(admission["note"], muted=True)
+        return
+    verdict = "passed" if admission["passed"] else "REFUSED"
+    story.field("admission", f"{verdict}, checked at {_text(admission['admitted_at'])}")
+    record = f"seq {admission['seq']} ({admission['format']}) at {admission['recorded_at']}"
+    story.field("audit record", record)
+    story.field("manifest sha256", admission["manifest_sha256"], mono=True)
+    story.field("report sha256", admission["report_sha256"], mono=True)
+    if admission["note"]:
+        story.paragraph(admission["note"], muted=True)
+    for step in admission.get("steps", []):
+        mark = "ok" if step["ok"] else "FAILED"
+        story.field(step["step"], f"{mark}: {step['detail']} ({step['ms']:.0f} ms)")
+    parity = admission.get("parity") or {}
+    if parity:
+        story.field(
+            "twin parity",
+            ", ".join(f"{out}: max |twin - ORT| {gap:.3g}" for out, gap in parity.items())
+            + f" over {admission['probes']} probes",
+        )
+    story.heading("Methods at admission", size=10)
+    for method in admission.get("methods", []):
+        if not method["available"]:
+            story.field(method["method"], f"unavailable: {_text(method['reason'])}")
+            continue
+        figures = ", ".join(
+            f"{name.replace('_', ' ')} {_figure(value)}"
+            + (f" (bound {method['bounds'][name]:g})" if name in method["bounds"] else "")
+            for name, value in method["quality"].items()
+        )
+        story.field(
+            method["method"], f"available; {figures or 'no figure'} ({method['ms']:.0f} ms)"
+        )
+    if "methods" not in admission:  # the report's blob is gone: what the record itself says
+        for name, reason in admission["unavailable_methods"].items():
+            story.field(name, f"unavailable: {reason}")
+        story.field("available", ", ".join(admission["available_methods"]) or NONE)
+
+
+def _figure(value: float | None) -> str:
+    return "not finite" if value is None else f"{value:.3g}"
 
 
 def _input(spec: Mapping[str, Any]) -> str:

@@ -51,6 +51,10 @@ class DecisionReportOut(BaseModel):
     generated_at: str = Field(description="ISO 8601, UTC")
     prediction: dict[str, Any]
     model_card: dict[str, Any]
+    admission: dict[str, Any] = Field(
+        description="how the deciding model was admitted: its admission record in the chain "
+        "(seq) before the decision, with the report's steps, methods and figures, and parity"
+    )
     explanations: list[dict[str, Any]]
     feedback: list[dict[str, Any]]
     chain: ReportChain

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from services.api.audit.records import full_record
 from services.api.audit.report_pdf import render_report_pdf
+from shared.audit.admissions import admission_before
 from shared.audit.chain import GENESIS_HASH, iso, read_formats, record_hash
 from shared.bundles.registry import Registry, UnknownModel
 from shared.db import repository
@@ -50,6 +51,7 @@ def decision_report(
             "requested_by_name": names.get(prediction.requested_by or ""),
         },
         "model_card": card,
+        "admission": _admission(session, prediction),
         "explanations": [
             _explanation(out, jobs[out["id"]], card.get("labels", []))
             for out in record["explanations"]
@@ -131,6 +133,49 @@ def _model_card(registry: Registry, prediction: Prediction) -> dict[str, Any]:
         "input": manifest.input.model_dump(mode="json"),
         "default_methods": list(manifest.explanations.default_methods),
         "card": manifest.model_card,
+    }
+
+
+def _admission(session: Session, prediction: Prediction) -> dict[str, Any]:
+    """How the deciding model was admitted: its latest admission record in the chain before the
+    decision, with the report that record's blob holds."""
+    record = admission_before(session, prediction.model_sha256, prediction.created_at)
+    if record is None:
+        return {
+            "recorded": False,
+            "note": "the chain holds no admission record of this model before this decision "
+            "(it was served without an admission report, or before 0.3.0 recorded them)",
+        }
+    payload, report = record.payload, record.report
+    admission: dict[str, Any] = {
+        "recorded": True,
+        "note": None,
+        "seq": record.seq,
+        "recorded_at": iso(record.created_at),
+        "format": payload.format_name(),
+        "manifest_sha256": payload.manifest_sha256,
+        "report_sha256": payload.report_sha256,
+        "passed": payload.passed,
+        "admitted_at": payload.admitted_at,
+        "available_methods": payload.available_methods,
+        "unavailable_methods": payload.unavailable_methods,
+    }
+    if report is None:
+        admission["note"] = (
+            "the archived report is missing or no longer matches its SHA-256 "
+            "(GET /v1/audit/verify names the record)"
+        )
+        return admission
+    return {
+        **admission,
+        "steps": [
+            {"step": s.step, "ok": s.ok, "detail": s.detail, "ms": s.ms} for s in report.steps
+        ],
+        "methods": [m.model_dump(mode="json") for m in report.methods],
+        "parity": report.parity,
+        "probes": report.probes,
+        "seed": report.seed,
+        "library_versions": report.library_versions,
     }
 
 

@@ -10,7 +10,8 @@ from services.api.core.auth import ArchiveReaderDep, ModelReaderDep
 from services.api.core.deps import SessionDep, StateDep
 from services.api.core.errors import problem_responses
 from services.api.core.openapi import file_response
-from services.api.models.schemas import ModelOut, RejectedModelOut
+from services.api.models.schemas import ModelDetailOut, ModelOut, RejectedModelOut
+from services.api.models.service import model_detail
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -29,6 +30,21 @@ def list_rejected_models(state: StateDep, _: ModelReaderDep) -> list[RejectedMod
     """Bundle folders that are not served: an invalid manifest, a model ONNX Runtime cannot
     load, or new bytes under a version already served (versions are immutable)."""
     return [RejectedModelOut.model_validate(r) for r in state.registry.rejected]
+
+
+@router.get(
+    "/{name}/{version}",
+    response_model=ModelDetailOut,
+    responses=problem_responses(
+        401, 403, 404, 422, 503, descriptions={404: "no served model has that name and version"}
+    ),
+)
+def get_model(
+    name: str, version: str, session: SessionDep, state: StateDep, _: ModelReaderDep
+) -> ModelDetailOut:
+    """A served bundle with its admission report and the seq of the audit-chain record that
+    holds it (``GET /v1/audit/verify`` checks that record and the report's bytes)."""
+    return model_detail(session, state.registry, name=name, version=version)
 
 
 @router.get(

@@ -53,9 +53,23 @@ class PredictionOutcome:
 
 
 def resolve_methods(bundle: Bundle, requested: list[str] | None) -> list[str]:
-    supported = supported_methods(bundle.manifest)
+    """The methods a prediction's jobs run: the request's, or the bundle's defaults. A method
+    the registry does not offer for the manifest, or that the bundle's admission found
+    unavailable, is a 422 naming ``methods`` (with admission's reason)."""
+    unavailable = bundle.unavailable_methods
+    supported = [m for m in supported_methods(bundle.manifest) if m not in unavailable]
     if requested is None:
         return [m for m in bundle.manifest.explanations.default_methods if m in supported]
+    refused = [m for m in dict.fromkeys(requested) if m in unavailable]
+    if refused:
+        raise InputError.field(
+            "methods",
+            "; ".join(
+                f"{m} is unavailable for {bundle.name}/{bundle.version}: {unavailable[m]}"
+                for m in refused
+            )
+            + f" (available: {', '.join(supported) or 'none'})",
+        )
     unsupported = [m for m in requested if m not in supported]
     if unsupported:
         raise InputError.field(
