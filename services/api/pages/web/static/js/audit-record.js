@@ -7,6 +7,7 @@ import { blobOf, describe, download, getJson, request } from "./api.js";
 import { el, setError, sizeText } from "./dom.js";
 import { methodName } from "./methods.js";
 import { replayControl } from "./audit-replay.js";
+import { outcomeView, sizeMeters } from "./outcome.js";
 
 const HASHES = /(sha256|hash|hmac)$/;
 const SHOWN_IMAGES = new Set(["image/png", "image/jpeg"]);
@@ -95,6 +96,8 @@ function explanationView(explanation, index) {
   return el("article", { className: "explanation", "aria-labelledby": titleId,
     "data-explanation-id": explanation.id, "data-method": explanation.method },
     el("h4", { id: titleId }, `${methodName(explanation.method)} `,
+      explanation.target_label
+        ? el("span", { "data-role": "target-label", text: `of “${explanation.target_label}” ` }) : null,
       el("span", { className: `status-pill ${explanation.status}`, text: explanation.status })),
     facts(explanation, ["result", "links"]),
     result ? [el("h5", { text: "Result" }), facts(result)] : el("p", { className: "help", text: "No result archived." }),
@@ -104,6 +107,14 @@ function explanationView(explanation, index) {
     explanation.status === "succeeded" ? replayControl(explanation)
       : el("p", { className: "help", text: "Only a succeeded explanation can be replayed." }),
   );
+}
+
+/** The outcome as the clinician saw it (findings with thresholds, or the value and range). */
+function outcomeSection(outcome) {
+  const view = el("div", { "data-mode": outcome.mode }, outcomeView(outcome),
+    el("p", { className: "help", text: `Output mode: ${outcome.mode}.` }));
+  sizeMeters(view);
+  return view;
 }
 
 export class RecordView {
@@ -159,8 +170,10 @@ export class RecordView {
           accept: "application/pdf", action: "report-pdf" }),
         saveButton({ text: "Download JSON report", path: links.report_json, filename: `audit-record-${id}.json`,
           accept: "application/json", action: "report-json" })),
+      el("section", { "aria-labelledby": "outcome-title", "data-role": "outcome" },
+        el("h3", { id: "outcome-title", text: "Outcome" }), outcomeSection(prediction.outcome)),
       el("section", { "aria-labelledby": "prediction-title" },
-        el("h3", { id: "prediction-title", text: "Prediction" }), facts(prediction)),
+        el("h3", { id: "prediction-title", text: "Prediction" }), facts(prediction, ["outcome"])),
       el("section", { "aria-labelledby": "input-title" },
         el("h3", { id: "input-title", text: "Input" }), await inputView(links.input, prediction.input_kind)),
       el("section", { "aria-labelledby": "explanations-title", "data-role": "explanations" },

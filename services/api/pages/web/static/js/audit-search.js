@@ -6,6 +6,7 @@
 import { describe, getJson } from "./api.js";
 import { el, percent, setError } from "./dom.js";
 import { methodName } from "./methods.js";
+import { outcomeLine } from "./outcome.js";
 
 const $ = (id) => document.getElementById(id);
 const FILTERS = ["from", "to", "model", "version", "method", "label", "case_ref", "status", "limit"];
@@ -18,7 +19,7 @@ function dateCell(iso) {
 function explanationList(explanations) {
   if (explanations.length === 0) return el("span", { className: "help", text: "none" });
   return el("ul", { className: "inline-list" }, explanations.map((job) => el("li", {},
-    `${methodName(job.method)} `,
+    `${methodName(job.method)}${job.target_label ? ` (${job.target_label})` : ""} `,
     el("span", { className: `status-pill ${job.status}`, text: job.status }))));
 }
 
@@ -97,7 +98,8 @@ export class RecordSearch {
         el("td", {}, `${record.model_name} / ${record.model_version}`, el("br"),
           el("code", { className: "help", title: record.model_sha256,
             text: `sha256 ${record.model_sha256.slice(0, 12)}…` })),
-        el("td", {}, el("strong", { text: record.label }), ` ${percent(record.probability)}`),
+        el("td", {}, record.outcome ? outcomeLine(record.outcome) // summaries since outcomes
+          : [el("strong", { text: record.label }), ` ${percent(record.probability)}`]),
         el("td", { text: record.input_kind }),
         el("td", {}, explanationList(record.explanations)),
         el("td", {}, el("button", { type: "button", "data-action": "open",

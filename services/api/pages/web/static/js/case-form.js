@@ -41,11 +41,30 @@ export class CaseForm {
       el("input", { type: "checkbox", name: "methods", value: method, checked: defaults.has(method) }),
       el("span", { text: methodName(method), title: methodDescription(method) }),
     )));
+    this.renderTargets(manifest.output);
     const image = manifest.input.kind === "image";
     show($("image-input"), image);
     show($("tabular-input"), !image);
     if (!image) this.renderFeatures(manifest.input.features);
     this.clearErrors();
+  }
+
+  /** Labels the request may name as `targets`: the findings of a multi-label model or the
+   * classes of a multi-class one (none chosen: the API's defaults). */
+  renderTargets(output) {
+    const mode = output.mode || "single-label";
+    const offered = mode === "multi-label" || (mode === "single-label" && output.labels.length > 2);
+    show($("targets"), offered);
+    clear($("target-choices"));
+    if (!offered) return;
+    const noun = mode === "multi-label" ? "findings" : "classes";
+    $("targets-legend").textContent = `${noun[0].toUpperCase()}${noun.slice(1)} to explain (optional)`;
+    $("targets-help").textContent = mode === "multi-label"
+      ? "None chosen: every positive finding (the most probable one when none is positive)."
+      : "None chosen: the predicted class.";
+    $("target-choices").append(...output.labels.map((label) => el("label", {},
+      el("input", { type: "checkbox", name: "targets", value: label }),
+      el("span", { text: label }))));
   }
 
   renderFeatures(features) {
@@ -103,12 +122,14 @@ export class CaseForm {
   body() {
     const model = this.model;
     const methods = [...document.querySelectorAll("input[name=methods]:checked")].map((c) => c.value);
+    const targets = [...document.querySelectorAll("input[name=targets]:checked")].map((c) => c.value);
     const caseRef = $("case-ref").value.trim();
     if (model.manifest.input.kind === "image") {
       const form = new FormData();
       form.append("model", model.name);
       form.append("version", model.version);
       form.append("methods", methods.join(","));
+      for (const target of targets) form.append("targets", target); // one field per label
       if (caseRef) form.append("case_ref", caseRef);
       const file = $("file").files[0];
       if (file) form.append("file", file, file.name);
@@ -122,6 +143,7 @@ export class CaseForm {
       features[name] = Number.isFinite(number) ? number : text; // the API explains bad text
     }
     const json = { model: model.name, version: model.version, methods, features };
+    if (targets.length) json.targets = targets;
     if (caseRef) json.case_ref = caseRef;
     return { json };
   }
@@ -158,7 +180,8 @@ export class CaseForm {
       return input ? [input, $(`${input.id}-error`)] : null;
     }
     const simple = { file: ["file", "error-file"], case_ref: ["case-ref", "error-case_ref"],
-      methods: ["method-choices", "error-methods"], "case-file": ["case-file", "error-case-file"] };
+      methods: ["method-choices", "error-methods"], targets: ["target-choices", "error-targets"],
+      "case-file": ["case-file", "error-case-file"] };
     const ids = simple[field.split(".")[0]];
     return ids ? [$(ids[0]), $(ids[1])] : null;
   }

@@ -3,10 +3,11 @@
 
 import { describe, getJson, request } from "./api.js";
 import { CaseForm } from "./case-form.js";
-import { el, percent, setError } from "./dom.js";
+import { el, setError } from "./dom.js";
 import { Explanations } from "./explanations.js";
 import { feedbackSection } from "./feedback.js";
 import { loadMethods } from "./methods.js";
+import { outcomeView, sizeMeters } from "./outcome.js";
 import { signIn } from "./signin.js";
 
 const $ = (id) => document.getElementById(id);
@@ -15,27 +16,14 @@ let explanations = null;
 
 function showDiagnosis(prediction) {
   const { diagnosis, model } = prediction;
-  const rows = Object.entries(diagnosis.probabilities).sort((a, b) => b[1] - a[1]);
-  $("diagnosis").dataset.predictionId = prediction.id;
-  $("diagnosis").replaceChildren(
-    el("p", { className: "diagnosis" },
-      el("span", { className: "label", "data-role": "label", text: diagnosis.label }),
-      el("span", { className: "probability", text: `probability ${percent(diagnosis.probability)}` })),
-    el("table", { className: "probabilities" },
-      el("caption", { text: "Probability of each class" }),
-      el("tbody", {}, rows.map(([label, p]) => el("tr", { "data-label": label },
-        el("th", { scope: "row", text: label }),
-        el("td", {}, el("div", { className: "meter", "aria-hidden": "true" },
-          el("span", { "data-p": String(p) }))),
-        el("td", { className: "num", text: percent(p) }),
-      )))),
+  const view = el("div", {}, outcomeView(diagnosis),
     el("p", { className: "meta" }, `Model ${model.name} / ${model.version} · sha256 `,
       el("code", { text: model.sha256.slice(0, 16) }), "… · prediction ",
-      el("code", { text: prediction.id })),
-  );
-  for (const bar of $("diagnosis").querySelectorAll("[data-p]")) {
-    bar.style.width = `${100 * Number(bar.dataset.p)}%`;
-  }
+      el("code", { text: prediction.id })));
+  sizeMeters(view);
+  $("diagnosis").dataset.predictionId = prediction.id;
+  $("diagnosis").dataset.mode = diagnosis.mode;
+  $("diagnosis").replaceChildren(view);
 }
 
 function closeResult() {

@@ -36,7 +36,8 @@ function select(id, label, options, value, onchange) {
 }
 
 export class HeatmapView {
-  constructor({ job, label, modelView }) {
+  /** `regression`: the explained output is a value (evidence raises or lowers it). */
+  constructor({ job, label, modelView, regression = false }) {
     this.job = job;
     this.options = { cmap: "auto", polarity: "positive", clip: 99 };
     this.url = null;
@@ -67,8 +68,8 @@ export class HeatmapView {
       el("p", { className: "help", text: "Automatic: cividis, which reads the same with "
         + "colour-vision deficiency; red–blue when both signs are shown." }),
       ...select(ids.polarity, "Show", [
-        ["positive", `Evidence for “${label}”`],
-        ["negative", `Evidence against “${label}”`],
+        ["positive", regression ? `What raises “${label}”` : `Evidence for “${label}”`],
+        ["negative", regression ? `What lowers “${label}”` : `Evidence against “${label}”`],
         ["both", "Both: for and against"],
         ["absolute", "Strength, either sign"],
       ], "positive", (event) => this.update({ polarity: event.target.value })),
@@ -81,6 +82,7 @@ export class HeatmapView {
     this.element = el("div", {}, el("div", { className: "viewer-row" }, this.viewer, controls),
       this.error);
     this.label = label;
+    this.ends = regression ? ["lowers", "raises"] : ["against", "for"];
     this.update({});
   }
 
@@ -110,7 +112,7 @@ export class HeatmapView {
     const resolved = cmap === "auto" ? (polarity === "both" ? "RdBu_r" : "cividis") : cmap;
     this.ramp.style.background = `linear-gradient(to right, ${RAMPS[resolved].join(", ")})`;
     const ends = polarity === "both"
-      ? [`against “${this.label}”`, "none", `for “${this.label}”`]
+      ? [`${this.ends[0]} “${this.label}”`, "none", `${this.ends[1]} “${this.label}”`]
       : ["none", "strongest"];
     this.rampEnds.replaceChildren(...ends.map((text) => el("span", { text })));
   }
