@@ -1,6 +1,8 @@
 """The browser tests' stack: real ``xai serve`` and ``xai worker`` processes on a fresh Postgres
 database and a private Redis, serving the demo bundles, driven by Debian's Chromium through
-Playwright (never a browser Playwright downloads).
+Playwright (never a browser Playwright downloads). ``outputs_stack`` is a second, lighter
+stack serving a multi-label and a regression bundle built at test time (a test module that
+overrides ``stack`` with it gets its ``page`` too).
 
 Authentication is real: one token per role is issued in the stack's database (as
 ``xai tokens create`` does); the pages are signed in with them and the API is called with them.
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from shared.db.migrate import upgrade
 from shared.db.models import Role
 from tests.conftest import make_settings
 from tests.support import servers
+from tests.support.bundles import build_multilabel_image_bundle, build_regression_tabular_bundle
 from tests.support.processes import settings_env, wait_for, xai_process
 from tests.support.tokens import Token, issue
 
@@ -92,6 +95,27 @@ def stack(
     shutil.copytree(served, worker_bundles)
     altered = worker_bundles / "tiny-cnn" / "v1" / "model.onnx"
     altered.write_bytes(altered.read_bytes() + b"\0")
+    with running_stack(pg_admin, root, served, worker_bundles) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def outputs_stack(pg_admin: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A stack of its own (no demo bundle to train) serving outputs beyond one class: four
+    findings with thresholds (``tiny-findings``) and a risk score with unit and reference range
+    (``tiny-risk``)."""
+    root = tmp_path_factory.mktemp("e2e-outputs")
+    served = root / "bundles"
+    build_multilabel_image_bundle(served)
+    build_regression_tabular_bundle(served)
+    with running_stack(pg_admin, root, served, served) as running:
+        yield running
+
+
+@contextmanager
+def running_stack(pg_admin: str, root: Path, served: Path, worker_bundles: Path) -> Iterator[Stack]:
+    """``xai serve`` of ``served`` and ``xai worker`` of ``worker_bundles`` on a fresh database
+    and a private Redis, one token per role; logs under ``root``."""
     with (
         servers.fresh_database(pg_admin) as database,
         servers.private_redis() as redis,
@@ -165,7 +189,11 @@ def browser_log() -> BrowserLog:
 def page(browser_context: BrowserContext, stack: Stack, browser_log: BrowserLog) -> Iterator[Page]:
     """A fresh tab (so a fresh sessionStorage). After the test: no uncaught script error, and no
     request left this origin (no CDN; the pages work offline)."""
-    tab = browser_context.new_page()
+    yield from _tab(browser_context, stack, browser_log)
+
+
+def _tab(context: BrowserContext, stack: Stack, browser_log: BrowserLog) -> Iterator[Page]:
+    tab = context.new_page()
     tab.on("request", browser_log.record)
     tab.on("pageerror", lambda error: browser_log.errors.append(str(error)))
     try:

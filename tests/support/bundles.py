@@ -23,21 +23,28 @@ from shared.bundles.registry import write_manifest
 IMAGE_SIZE = 32
 
 
-def build_tiny_image_bundle(root: Path, *, name: str = "tiny-cnn", version: str = "v1") -> Path:
-    import onnx
+def _export_cnn(
+    root: Path, name: str, version: str, *, n_outputs: int, biases: tuple[float, ...] = ()
+) -> Path:
+    """Two convolutions, global average pooling and a linear head of ``n_outputs`` (its biases
+    set when given), exported with a dynamic batch axis to ``root/name/version/model.onnx``."""
     import torch
     from torch import nn
 
     torch.manual_seed(0)
-    model = nn.Sequential(
+    features = [  # created before the head: the same weights as ever for a seed
         nn.Conv2d(1, 4, 3, padding=1),
         nn.ReLU(),
         nn.Conv2d(4, 8, 3, padding=1),
         nn.ReLU(),
         nn.AdaptiveAvgPool2d(1),
         nn.Flatten(),
-        nn.Linear(8, 2),
-    ).eval()
+    ]
+    head = nn.Linear(8, n_outputs)
+    if biases:
+        with torch.no_grad():
+            head.bias.copy_(torch.tensor(biases))
+    model = nn.Sequential(*features, head).eval()
     folder = root / name / version
     folder.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(
@@ -50,8 +57,17 @@ def build_tiny_image_bundle(root: Path, *, name: str = "tiny-cnn", version: str 
         output_names=["logits"],
         dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
     )
-    graph = onnx.load(str(folder / "model.onnx")).graph
-    last_relu = [n.name for n in graph.node if n.op_type == "Relu"][-1]
+    return folder
+
+
+def _last_relu(path: Path) -> str:
+    import onnx
+
+    return [n.name for n in onnx.load(str(path)).graph.node if n.op_type == "Relu"][-1]
+
+
+def build_tiny_image_bundle(root: Path, *, name: str = "tiny-cnn", version: str = "v1") -> Path:
+    folder = _export_cnn(root, name, version, n_outputs=2)
     write_manifest(
         folder,
         Manifest(
@@ -66,7 +82,7 @@ def build_tiny_image_bundle(root: Path, *, name: str = "tiny-cnn", version: str 
             explanations=Explanations(
                 default_methods=("integrated_gradients", "gradcam"),
                 parameters={"integrated_gradients": {"n_steps": 16}},
-                gradcam_layer=last_relu,
+                gradcam_layer=_last_relu(folder / "model.onnx"),
             ),
         ),
     )
@@ -124,3 +140,123 @@ def breast_cancer_case(row: int = 0) -> dict[str, float]:
 
     data = load_breast_cancer()
     return {str(n): float(v) for n, v in zip(data.feature_names, data.data[row], strict=True)}
+
+
+FINDINGS = ("effusion", "nodule", "edema", "mass")
+FINDING_THRESHOLDS = (0.5, 0.6, 0.5, 0.3)
+_FINDING_BIASES = (3.0, 2.0, -3.0, -2.0)  # two findings well above their thresholds, two below
+
+
+def build_multilabel_image_bundle(
+    root: Path, *, name: str = "tiny-findings", version: str = "v1"
+) -> Path:
+    """A small CNN with one sigmoid logit per finding (``FINDINGS``, thresholds from the
+    manifest) and ``examples/case.png``; its head's biases make the first two findings positive
+    and the last two negative on any input of its range."""
+    from PIL import Image
+
+    folder = _export_cnn(root, name, version, n_outputs=len(FINDINGS), biases=_FINDING_BIASES)
+    (folder / "examples").mkdir(exist_ok=True)
+    rows, columns = np.mgrid[0:IMAGE_SIZE, 0:IMAGE_SIZE] / IMAGE_SIZE
+    blobs = sum(
+        np.exp(-((rows - r) ** 2 + (columns - c) ** 2) / 0.01) for r, c in ((0.3, 0.3), (0.65, 0.7))
+    )
+    pixels = (255 * (0.2 + 0.3 * rows + 0.5 * blobs).clip(0, 1)).astype(np.uint8)
+    Image.fromarray(pixels, mode="L").save(folder / "examples" / "case.png")
+    write_manifest(
+        folder,
+        Manifest(
+            name=name,
+            version=version,
+            task="image-classification",
+            description="Four findings, each against its own threshold (test bundle)",
+            input=ImageInput(
+                height=IMAGE_SIZE, width=IMAGE_SIZE, channels=1, mean=(0.5,), std=(0.25,)
+            ),
+            output=Output(
+                name="logits",
+                kind="logits",
+                mode="multi-label",
+                labels=FINDINGS,
+                thresholds=FINDING_THRESHOLDS,
+            ),
+            explanations=Explanations(
+                default_methods=("gradcam", "integrated_gradients"),
+                parameters={"integrated_gradients": {"n_steps": 16}},
+                gradcam_layer=_last_relu(folder / "model.onnx"),
+            ),
+        ),
+    )
+    return folder
+
+
+RISK_RANGE = (80.0, 160.0)
+
+
+def build_regression_tabular_bundle(
+    root: Path, *, name: str = "tiny-risk", version: str = "v1"
+) -> Path:
+    """A small gradient-boosted regressor of scikit-learn's diabetes progression score (in
+    "points", reference range ``RISK_RANGE``), served as an ONNX TreeEnsembleRegressor, with
+    ``examples/high.json`` (above the range) and ``examples/usual.json`` (inside it)."""
+    import json
+
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.datasets import load_diabetes
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    data = load_diabetes()
+    x, y = data.data.astype(np.float32), data.target
+    regressor = GradientBoostingRegressor(n_estimators=20, max_depth=2, random_state=0).fit(x, y)
+    onnx_model = convert_sklearn(
+        regressor,
+        initial_types=[("input", FloatTensorType([None, x.shape[1]]))],
+        target_opset={"": 17, "ai.onnx.ml": 3},
+    )
+    folder = root / name / version
+    (folder / "examples").mkdir(parents=True, exist_ok=True)
+    (folder / "model.onnx").write_bytes(onnx_model.SerializeToString())
+    np.save(folder / "background.npy", x[:50])
+    served = regressor.predict(x)
+    rows = {
+        "high": int(served.argmax()),
+        "usual": int(np.abs(served - np.mean(RISK_RANGE)).argmin()),
+    }
+    assert served[rows["high"]] > RISK_RANGE[1]
+    assert RISK_RANGE[0] <= served[rows["usual"]] <= RISK_RANGE[1]
+    for example, row in rows.items():
+        case = {str(n): float(v) for n, v in zip(data.feature_names, x[row], strict=True)}
+        (folder / "examples" / f"{example}.json").write_text(json.dumps(case))
+    write_manifest(
+        folder,
+        Manifest(
+            name=name,
+            version=version,
+            task="tabular-classification",
+            description="Diabetes progression one year on, as a score (test bundle)",
+            model_family="tree-ensemble",
+            input=TabularInput(
+                features=tuple(
+                    Feature(
+                        name=str(n),
+                        minimum=round(float(np.floor(x[:, i].min() * 10)) / 10, 1),
+                        maximum=round(float(np.ceil(x[:, i].max() * 10)) / 10, 1),
+                    )
+                    for i, n in enumerate(data.feature_names)
+                )
+            ),
+            output=Output(
+                name=onnx_model.graph.output[0].name,
+                kind="value",
+                mode="regression",
+                labels=("progression score",),
+                unit="points",
+                reference_range=RISK_RANGE,
+            ),
+            explanations=Explanations(
+                default_methods=("tree_shap",), background_file="background.npy"
+            ),
+        ),
+    )
+    return folder
