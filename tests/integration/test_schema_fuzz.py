@@ -41,7 +41,11 @@ MIN_REQUESTS = 1000
 # with max examples per operation and phase. Auditor reads are slower by design (each one is
 # logged first; verify walks the whole chain, a PDF report takes ~0.8 s), hence fewer.
 ROLE_PATHS = {
-    Role.clinician: (r"^/v1/(predictions|explanations)|^/v1/(models|methods|models/rejected)$", 40),
+    Role.clinician: (
+        r"^/v1/(predictions|explanations)|^/v1/(models|methods|models/rejected)$"
+        r"|^/v1/models/\{name\}/\{version\}$",
+        40,
+    ),
     Role.auditor: (r"^/v1/audit/", 12),
     Role.ops: (r"^/v1/ops/|^/metrics$|^/healthz$|^/readyz$|/summary\.png$", 40),
 }
