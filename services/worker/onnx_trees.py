@@ -9,6 +9,14 @@ when ``x <= threshold``". Every input is float32, so each mode maps exactly:
 * ``BRANCH_LT``: ``x < t`` equals ``x <= nextafter(t, -inf)`` on float32, left = true child;
 * ``BRANCH_GT`` / ``BRANCH_GTE``: the negations of ``LEQ`` / ``LT``, left = false child.
 
+The float32 threshold convention: a split is the comparison ORT makes, the float32 input
+against the float32 threshold stored in ``model.onnx``, and that is what TreeSHAP explains.
+A library that keeps float64 thresholds (scikit-learn, LightGBM: ``float32(x) <= t``) left it
+to its converter to choose the float32: skl2onnx writes the largest float32 at or below ``t``,
+which decides every float32 input as the library does; onnxmltools' LightGBM converter writes
+the nearest float32, so an input exactly on a threshold that rounded up goes left here and
+right in LightGBM. XGBoost's thresholds are float32 already (``x < t``).
+
 A missing value (NaN) follows ``nodes_missing_value_tracks_true`` like ORT: the true child when
 set, else the false child (a comparison with NaN is false). ``EQ``/``NEQ`` splits, ``_as_tensor``
 (double) attributes, ``SOFTMAX``/``PROBIT`` transforms and ``MIN``/``MAX`` aggregation are
