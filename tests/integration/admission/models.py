@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -90,52 +91,60 @@ def write_background_csv(path: Path) -> Path:
     return path
 
 
-def tabular_onnx(family: str, path: Path) -> Path:
-    """``family`` trained on 8 breast-cancer features and exported as its library exports it."""
+def tabular_native(family: str) -> Any:
+    """``family`` trained on 8 breast-cancer features: the library's own fitted model."""
     x, y, _ = breast_cancer()
-    if family in ("xgboost", "lightgbm"):
+    if family == "xgboost":
+        from xgboost import XGBClassifier
+
+        return XGBClassifier(n_estimators=10, max_depth=3, random_state=SEED).fit(x, y)
+    if family == "lightgbm":
+        from lightgbm import LGBMClassifier
+
+        return LGBMClassifier(n_estimators=10, num_leaves=7, random_state=SEED, verbose=-1).fit(
+            x, y
+        )
+    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return {
+        "random-forest": lambda: RandomForestClassifier(
+            n_estimators=10, max_depth=4, random_state=SEED
+        ),
+        "gradient-boosting": lambda: GradientBoostingClassifier(n_estimators=10, random_state=SEED),
+        "scaler-logistic": lambda: make_pipeline(
+            StandardScaler(), LogisticRegression(max_iter=1000)
+        ),
+    }[family]().fit(x, y)
+
+
+def tabular_onnx(family: str, path: Path, model: Any = None) -> Path:
+    """``family`` (:func:`tabular_native`, or the fitted ``model`` given) exported as its
+    library exports it."""
+    model = tabular_native(family) if model is None else model
+    if family == "xgboost":
+        from onnxmltools import convert_xgboost
         from onnxmltools.convert.common.data_types import FloatTensorType as MLFloat
 
-        if family == "xgboost":
-            from onnxmltools import convert_xgboost
-            from xgboost import XGBClassifier
+        proto = convert_xgboost(
+            model, initial_types=[("input", MLFloat([None, N_FEATURES]))], target_opset=15
+        )
+    elif family == "lightgbm":
+        from onnxmltools import convert_lightgbm
+        from onnxmltools.convert.common.data_types import FloatTensorType as MLFloat
 
-            model = XGBClassifier(n_estimators=10, max_depth=3, random_state=SEED).fit(x, y)
-            proto = convert_xgboost(
-                model, initial_types=[("input", MLFloat([None, N_FEATURES]))], target_opset=15
-            )
-        else:
-            from lightgbm import LGBMClassifier
-            from onnxmltools import convert_lightgbm
-
-            model = LGBMClassifier(
-                n_estimators=10, num_leaves=7, random_state=SEED, verbose=-1
-            ).fit(x, y)
-            proto = convert_lightgbm(
-                model,
-                initial_types=[("input", MLFloat([None, N_FEATURES]))],
-                zipmap=False,
-                target_opset=15,
-            )
+        proto = convert_lightgbm(
+            model,
+            initial_types=[("input", MLFloat([None, N_FEATURES]))],
+            zipmap=False,
+            target_opset=15,
+        )
     else:
         from skl2onnx import convert_sklearn
         from skl2onnx.common.data_types import FloatTensorType
-        from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
 
-        model = {
-            "random-forest": lambda: RandomForestClassifier(
-                n_estimators=10, max_depth=4, random_state=SEED
-            ),
-            "gradient-boosting": lambda: GradientBoostingClassifier(
-                n_estimators=10, random_state=SEED
-            ),
-            "scaler-logistic": lambda: make_pipeline(
-                StandardScaler(), LogisticRegression(max_iter=1000)
-            ),
-        }[family]().fit(x, y)
         proto = convert_sklearn(
             model, initial_types=[("input", FloatTensorType([None, N_FEATURES]))],
             options={"zipmap": False}, target_opset={"": 17, "ai.onnx.ml": 3},
