@@ -10,7 +10,7 @@ from services.admission.errors import AdmissionError
 from services.admission.inspect import GraphFacts, inspect_model, load_proto
 from services.admission.methods import PARITY_BOUND
 from services.admission.probes import bundle_background, image_probes, tabular_probes
-from services.worker.explainers import ExplainerError, LoadedModel
+from services.worker.explainers import LoadedModel
 from shared.bundles.manifest import ImageInput, Manifest, Output, TabularInput
 from shared.bundles.outcome import Outcome, OutputError, read_outcome
 from shared.bundles.registry import Bundle
@@ -211,40 +211,57 @@ def needs_twin(manifest: Manifest) -> bool:
 
 def twin_parity(
     data: bytes, session: onnxruntime.InferenceSession, probes: np.ndarray
-) -> tuple[tuple[torch.nn.Module, dict[str, float]], str]:
+) -> tuple[tuple[torch.nn.Module | None, dict[str, float], str | None], str]:
+    """The torch twin, its largest gap to ORT per output over the probes, and why there is no
+    usable twin (``None`` when there is one). A twin that cannot be built or differs by more than
+    :data:`PARITY_BOUND` refuses nothing: the gradient methods are then listed unavailable with
+    this reason, and the ONNX Runtime methods (``superpixel_shap``) still run."""
     import torch
 
     from services.worker.twin import load_twin
 
+    def unusable(
+        reason: str, gaps: dict[str, float]
+    ) -> tuple[tuple[None, dict[str, float], str], str]:
+        return (None, gaps, reason), f"no usable torch twin: {reason}; gradient methods unavailable"
+
     try:
         twin = load_twin(data)
-    except ExplainerError as exc:
-        raise AdmissionError(
-            "torch twin parity", f"{exc}; gradient methods (all image methods) are unavailable",
-            where=_missing_op(str(exc)),
-        ) from None  # fmt: skip
+    except Exception as exc:  # noqa: BLE001 - onnx2torch's errors are untyped too
+        return unusable(_not_converted(exc), {})
     names = [o.name for o in session.get_outputs()]
     gaps = dict.fromkeys(names, 0.0)
     input_name = session.get_inputs()[0].name
-    for row in probes:
-        expected = session.run(names, {input_name: row[None]})
-        with torch.no_grad():
-            got = twin(torch.from_numpy(row[None]))
-        got = list(got) if isinstance(got, tuple | list) else [got]
-        for name, ort_value, twin_value in zip(names, expected, got, strict=False):
-            gaps[name] = max(gaps[name], float(np.max(np.abs(twin_value.numpy() - ort_value))))
-    worst = max(gaps, key=lambda k: gaps[k])
-    if gaps[worst] > PARITY_BOUND:
-        raise AdmissionError(
-            "torch twin parity",
-            f"the twin differs from ONNX Runtime by {gaps[worst]:.3g} > {PARITY_BOUND:g}",
-            where=worst,
-        )
+    try:
+        for row in probes:
+            expected = session.run(names, {input_name: row[None]})
+            with torch.no_grad():
+                got = twin(torch.from_numpy(row[None]))
+            got = list(got) if isinstance(got, tuple | list) else [got]
+            for name, ort_value, twin_value in zip(names, expected, got, strict=False):
+                gap = float(np.max(np.abs(twin_value.numpy() - ort_value)))
+                gaps[name] = max(gaps[name], gap)
+    except RuntimeError as exc:
+        return unusable(f"the torch twin fails on the probes: {_first_line(exc)}", {})
     detail = ", ".join(f"{k} {v:.2e}" for k, v in gaps.items())
+    worst = max(gaps, key=lambda k: gaps[k])
+    if not gaps[worst] <= PARITY_BOUND:
+        return unusable(
+            f"the torch twin differs from ONNX Runtime by {gaps[worst]:.3g} > {PARITY_BOUND:g} "
+            f"on {worst!r} over {len(probes)} probes",
+            gaps,
+        )
     return (
-        twin,
-        gaps,
-    ), f"max |twin - ORT| over {len(probes)} probes: {detail} (≤ {PARITY_BOUND:g})"
+        (twin, gaps, None),
+        f"max |twin - ORT| over {len(probes)} probes: {detail} (≤ {PARITY_BOUND:g})",
+    )
+
+
+def _not_converted(exc: Exception) -> str:
+    op = _missing_op(str(exc))
+    if op is not None:
+        return f"onnx2torch has no converter for {op} ({_first_line(exc)})"
+    return f"onnx2torch cannot convert the model ({type(exc).__name__}: {_first_line(exc)})"
 
 
 def _missing_op(message: str) -> str | None:

@@ -2,7 +2,8 @@
 
 Every catalogued method gets a line: those the registry offers for the manifest are run (a
 failure or a figure over its bound makes the method unavailable, with the reason); the others
-say why the registry does not offer them.
+say why the registry does not offer them, or, for a gradient method of a model without a usable
+torch twin, why there is none.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 from services.worker.explainers import ExplainerError, LoadedModel, get_explainer
 from shared.bundles.manifest import Manifest
 from shared.methods import FIGURES, METHODS, MethodParameters, ParameterError
+from shared.methods.quality import uses_twin
 
 PARITY_BOUND = 1e-4
 """The twin's largest admitted gap to ONNX Runtime (the worker's default parity tolerance)."""
@@ -50,21 +52,24 @@ def run_methods(
     target: int,
     *,
     gradcam_reason: str | None,
+    twin_reason: str | None = None,
 ) -> list[dict[str, object]]:
-    """The method lines as dicts of :class:`~services.admission.report.MethodResult` fields."""
+    """The method lines as dicts of :class:`~services.admission.report.MethodResult` fields.
+
+    ``twin_reason`` says why ``model`` has no usable torch twin (see
+    :func:`~services.admission.checks.twin_parity`): every method that differentiates it is
+    then unavailable with that reason, and the others are run as usual."""
     manifest = model.manifest
     results: list[dict[str, object]] = []
     for method, spec in METHODS.items():
         if not spec.supports(manifest):
-            results.append(
-                {
-                    "method": method,
-                    "available": False,
-                    "reason": why_not_offered(method, manifest, gradcam_reason),
-                }
-            )
+            reason = why_not_offered(method, manifest, gradcam_reason)
+        elif uses_twin(spec.quality) and model.twin is None:
+            reason = f"no usable torch twin: {twin_reason or 'none was built'}"
+        else:
+            results.append(_run_one(model, method, x, target))
             continue
-        results.append(_run_one(model, method, x, target))
+        results.append({"method": method, "available": False, "reason": reason})
     return results
 
 

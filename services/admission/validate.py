@@ -3,7 +3,8 @@
 Steps: the manifest's schema; ``onnx.checker`` plus the refusals of untrusted graphs (external
 data, op domains ONNX Runtime does not ship); an ONNX Runtime session; input/output names and
 shapes against the manifest; a forward pass on seeded probes; output sanity; for image models
-the torch twin and its parity with ORT on every probe; then every explanation method once.
+the torch twin and its parity with ORT on every probe (a twin that cannot be built or fails
+parity refuses only the gradient methods); then every explanation method once.
 """
 
 from __future__ import annotations
@@ -58,9 +59,9 @@ def validate_bundle(folder: Path) -> AdmissionReport:
         steps.run("names and shapes", lambda: checks.names_and_shapes(session, bundle.manifest))
         probes, outputs = steps.run("probe forward", lambda: checks.probe_forward(session, bundle))
         outcome = steps.run("output sanity", lambda: checks.output_sanity(outputs, bundle.manifest))
-        twin, parity = None, {}
+        twin, parity, twin_reason = None, {}, None
         if checks.needs_twin(bundle.manifest):
-            twin, parity = steps.run(
+            twin, parity, twin_reason = steps.run(
                 "torch twin parity", lambda: checks.twin_parity(data, session, probes)
             )
         else:
@@ -80,7 +81,9 @@ def validate_bundle(folder: Path) -> AdmissionReport:
     target = checks.admission_target(outcome, bundle.manifest.output)
     methods = [
         MethodResult.model_validate(line)
-        for line in run_methods(model, probes[:1], target, gradcam_reason=graph.gradcam_reason)
+        for line in run_methods(
+            model, probes[:1], target, gradcam_reason=graph.gradcam_reason, twin_reason=twin_reason
+        )
     ]
     passed = any(m.available for m in methods)
     return AdmissionReport(

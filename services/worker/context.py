@@ -68,8 +68,9 @@ def choose_device(preference: str) -> str:
 
 @dataclass
 class ModelCache:
-    """The served bundles, loaded once per process: ORT session + torch twin of the same bytes.
-    A job for a bundle the registry does not hold (added since) scans ``root`` again."""
+    """The served bundles, loaded once per process: ORT session + torch twin of the same bytes
+    (``None`` when onnx2torch cannot convert them: the ORT-only methods still run). A job for a
+    bundle the registry does not hold (added since) scans ``root`` again."""
 
     registry: Registry
     device: str
@@ -108,7 +109,15 @@ class ModelCache:
         session = ort.InferenceSession(model_bytes, options, providers=providers)
         twin = None
         if image_network(bundle.manifest):  # tabular methods call the ORT session only
-            twin = load_twin(model_bytes).to(self.device)
+            try:
+                twin = load_twin(model_bytes).to(self.device)
+            except Exception as exc:  # noqa: BLE001 - onnx2torch's errors are untyped too
+                # The gradient explainers refuse a model without a twin; the ORT-only methods
+                # (superpixel_shap) explain it still, as admission found.
+                log.warning(
+                    "no torch twin for %s/%s (sha256 %s): %s: %s", bundle.name, bundle.version,
+                    bundle.sha256[:12], type(exc).__name__, exc,
+                )  # fmt: skip
         return LoadedModel(bundle=bundle, session=session, twin=twin, device=self.device)
 
 

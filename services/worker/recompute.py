@@ -2,9 +2,9 @@
 
 The steps the explain service takes the first time and replay takes again for an auditor: load
 the bundle by name, version *and* sha256, re-derive the model input (checked against the
-recorded tensor hash), check the torch twin against the served ONNX model, run the job's
-explainer with the job's parameters (validated by the method's parameter model), target and
-seed.
+recorded tensor hash), check the torch twin against the served ONNX model (for the methods
+that differentiate it), run the job's explainer with the job's parameters (validated by the
+method's parameter model), target and seed.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from services.worker.context import WorkerContext
 from services.worker.explainers import Attribution, ExplainerError, LoadedModel, get_explainer
 from shared.db.models import ExplanationJob, Prediction
 from shared.methods import METHODS, ParameterError
+from shared.methods.quality import uses_twin
 from shared.preprocess import reproduce_tensor
 from shared.versions import package_versions
 
@@ -63,7 +64,11 @@ def compute(
         parameters = METHODS[job.method].resolve(model.manifest, job.parameters)
     except ParameterError as exc:
         raise ExplainerError(str(exc)) from None
-    parity = check_parity(model, x, tolerance=context.settings.parity_tolerance)
+    parity = (
+        check_parity(model, x, tolerance=context.settings.parity_tolerance)
+        if uses_twin(METHODS[job.method].quality)
+        else None  # an ONNX Runtime method explains the served model itself
+    )
     started = time.perf_counter()
     attribution = explainer.explain(
         model=model, x=x, target=job.target, parameters=parameters, seed=job.seed

@@ -22,6 +22,7 @@ from shared.methods import (
     permutation_shap,
     saliency,
     smoothgrad,
+    superpixel_shap,
     tree_shap,
 )
 from shared.methods.quality import FIGURES, quality_reading
@@ -46,6 +47,7 @@ METHODS: dict[str, MethodSpec] = {
         tree_shap,
         kernel_shap,
         permutation_shap,
+        superpixel_shap,
     )
 }
 

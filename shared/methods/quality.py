@@ -47,6 +47,14 @@ FIGURES: dict[str, QualityFigure] = {
             bound=ADDITIVITY_BOUND,
         ),
         QualityFigure(
+            "superpixel_additivity_error",
+            "Additivity",
+            "Additivity error {value:.3g}: the score on the baseline image plus all superpixel "
+            "contributions reproduces the model's score on this image up to this amount (0 is "
+            "exact).",
+            bound=ADDITIVITY_BOUND,
+        ),
+        QualityFigure(
             "additivity_error_served",
             "Additivity (served)",
             "Checked against the served ONNX model's own output, the contributions add up to "
@@ -77,6 +85,13 @@ FIGURES: dict[str, QualityFigure] = {
 GRADIENT_FIGURES = ("parity_max_abs_diff",)
 """Recorded for every method that differentiates the torch twin (checked before explaining)."""
 SAMPLED_SHAP_FIGURES = ("additivity_error", "background_rows")
+SUPERPIXEL_SHAP_FIGURES = ("superpixel_additivity_error", "score", "baseline_score")
+
+
+def uses_twin(quality: tuple[str, ...]) -> bool:
+    """Whether a method recording ``quality`` differentiates the torch twin: it needs one, and
+    its parity with the served model is checked before it explains."""
+    return set(GRADIENT_FIGURES) <= set(quality)
 
 
 def quality_reading(name: str, value: object) -> str:

@@ -151,13 +151,13 @@ def _recorded_replay(stack: Stack, job_id: str, **values: Any) -> uuid.UUID:
     return replay_id
 
 
-IMAGE_METHODS = ("integrated_gradients", "gradcam", "saliency", "smoothgrad")
+IMAGE_METHODS = ("integrated_gradients", "gradcam", "saliency", "smoothgrad", "superpixel_shap")
 TABULAR_METHODS = ("tree_shap", "kernel_shap", "permutation_shap")
 
 
 def test_explanations_replay_exactly(stack: Stack) -> None:
-    """Deterministic methods, and seeded ones (smoothgrad, kernel and permutation SHAP) with the
-    same seed, threads and device, give the archived bytes again."""
+    """Deterministic methods, and seeded ones (smoothgrad, kernel, permutation and superpixel
+    SHAP) with the same seed, threads and device, give the archived bytes again."""
     image, image_jobs = _archived(
         stack,
         files={"file": ("x.png", inputs.gray_png())},

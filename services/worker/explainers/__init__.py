@@ -20,6 +20,7 @@ _IMPLEMENTATIONS: dict[str, str] = {
     "tree_shap": "tree_shap:TreeShapExplainer",
     "kernel_shap": "kernel_shap:KernelShapExplainer",
     "permutation_shap": "permutation_shap:PermutationShapExplainer",
+    "superpixel_shap": "superpixel_shap:SuperpixelShapExplainer",
 }
 assert set(_IMPLEMENTATIONS) == set(METHODS), "every catalogued method needs an explainer"
 

@@ -19,7 +19,7 @@ def test_each_demo_bundle_was_admitted(demo_bundles, builder) -> None:
     assert report["passed"] and report["failed_step"] is None
     available = {m["method"] for m in report["methods"] if m["available"]}
     expected = (
-        {"integrated_gradients", "gradcam", "saliency", "smoothgrad"}
+        {"integrated_gradients", "gradcam", "saliency", "smoothgrad", "superpixel_shap"}
         if builder.name == "chest-xray-demo"
         else {"tree_shap", "kernel_shap", "permutation_shap"}
     )
