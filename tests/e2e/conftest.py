@@ -28,7 +28,11 @@ from shared.db.migrate import upgrade
 from shared.db.models import Role
 from tests.conftest import make_settings
 from tests.support import servers
-from tests.support.bundles import build_multilabel_image_bundle, build_regression_tabular_bundle
+from tests.support.bundles import (
+    build_multiclass_image_bundle,
+    build_multilabel_image_bundle,
+    build_regression_tabular_bundle,
+)
 from tests.support.processes import settings_env, wait_for, xai_process
 from tests.support.tokens import Token, issue
 
@@ -101,11 +105,12 @@ def stack(
 
 @pytest.fixture(scope="session")
 def outputs_stack(pg_admin: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """A stack of its own (no demo bundle to train) serving outputs beyond one class: four
-    findings with thresholds (``tiny-findings``) and a risk score with unit and reference range
-    (``tiny-risk``)."""
+    """A stack of its own (no demo bundle to train) serving outputs beyond one class: three
+    classes (``tiny-classes``), four findings with thresholds (``tiny-findings``) and a risk
+    score with unit and reference range (``tiny-risk``)."""
     root = tmp_path_factory.mktemp("e2e-outputs")
     served = root / "bundles"
+    build_multiclass_image_bundle(served)
     build_multilabel_image_bundle(served)
     build_regression_tabular_bundle(served)
     with running_stack(pg_admin, root, served, served) as running:

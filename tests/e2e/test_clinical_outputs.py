@@ -18,6 +18,8 @@ from tests.e2e.test_clinical_image import rendering
 
 FINDINGS_MODEL = "tiny-findings / v1"
 FINDINGS_CASE = "tiny-findings/v1/examples/case.png"
+CLASSES_MODEL = "tiny-classes / v1"
+CLASSES_CASE = "tiny-classes/v1/examples/case.png"
 RISK_MODEL = "tiny-risk / v1"
 
 
@@ -179,6 +181,39 @@ def test_a_named_finding_is_explained_on_request(stack: Stack, page: Page) -> No
     loaded(panel.locator("img[data-role=heatmap]"))
     expect(panel).to_contain_text("Explains the finding “edema”")
     expect(panel).to_contain_text("below threshold")
+
+
+def test_a_multiclass_distribution_and_two_named_classes(stack: Stack, page: Page) -> None:
+    sign_in(page, stack.url, stack.token("clinician"))
+    page.select_option("#model", label=CLASSES_MODEL)
+    expect(page.locator("#targets legend")).to_have_text("Classes to explain (optional)")
+    page.uncheck("input[name=methods][value=integrated_gradients]")
+    page.check("input[name=targets][value=normal]")
+    page.check("input[name=targets][value=benign]")
+    page.set_input_files("#file", stack.example(CLASSES_CASE))
+    page.click("#submit")
+    prediction = shown_outcome(page, stack, "single-label")
+    ranked = sorted(prediction["diagnosis"]["probabilities"].items(), key=lambda kv: -kv[1])
+    assert ranked[0][0] == prediction["diagnosis"]["label"]
+    expect(page.locator("#diagnosis [data-role=label]")).to_have_text(ranked[0][0])
+    rows = page.locator("#diagnosis table.probabilities tbody tr")
+    assert rows.evaluate_all("rows => rows.map(r => r.dataset.label)") == [k for k, _ in ranked]
+
+    # The named classes, most probable first; the switcher shows each one's job.
+    jobs = {j["target_label"]: j["id"] for j in prediction["explanations"]}
+    assert set(jobs) == {"normal", "benign"}
+    expect(page.locator("label[for=target-select]")).to_have_text("Class explained")
+    options = page.locator("#target-select option")
+    order = options.evaluate_all("options => options.map(o => o.value)")
+    assert order == [k for k, _ in ranked if k in jobs]
+    drawn = {"overlay": "original", "alpha": 1, "cmap": "auto", "polarity": "positive", "clip": 99}
+    for label in reversed(order):
+        page.select_option("#target-select", label)
+        panel = visible_panel(page, "gradcam")
+        expect(panel).to_have_attribute("data-job-id", jobs[label])
+        heatmap = loaded(panel.locator("img[data-role=heatmap]"))
+        assert np.array_equal(pixels(heatmap), rendering(stack, jobs[label], **drawn))
+        expect(page.locator("#target-shown")).to_contain_text(f"“{label}”")
 
 
 def test_a_risk_score_with_its_unit_and_reference_range(stack: Stack, page: Page) -> None:

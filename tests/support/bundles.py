@@ -147,15 +147,49 @@ FINDING_THRESHOLDS = (0.5, 0.6, 0.5, 0.3)
 _FINDING_BIASES = (3.0, 2.0, -3.0, -2.0)  # two findings well above their thresholds, two below
 
 
+CLASSES = ("normal", "benign", "malignant")
+_CLASS_BIASES = (0.5, 1.5, -0.5)  # softmax about (24 %, 66 %, 9 %) on any input of its range
+
+
 def build_multilabel_image_bundle(
     root: Path, *, name: str = "tiny-findings", version: str = "v1"
 ) -> Path:
-    """A small CNN with one sigmoid logit per finding (``FINDINGS``, thresholds from the
-    manifest) and ``examples/case.png``; its head's biases make the first two findings positive
-    and the last two negative on any input of its range."""
+    """One sigmoid logit per finding (``FINDINGS``, thresholds from the manifest); its head's
+    biases make the first two findings positive and the last two negative."""
+    output = Output(
+        name="logits",
+        kind="logits",
+        mode="multi-label",
+        labels=FINDINGS,
+        thresholds=FINDING_THRESHOLDS,
+    )
+    description = "Four findings, each against its own threshold (test bundle)"
+    return _head_bundle(root, name, version, output, _FINDING_BIASES, description)
+
+
+def build_multiclass_image_bundle(
+    root: Path, *, name: str = "tiny-classes", version: str = "v1"
+) -> Path:
+    """Three exclusive classes (``CLASSES``, softmax of logits); the head's biases make the
+    second the top class, the first next."""
+    output = Output(name="logits", kind="logits", labels=CLASSES)
+    description = "Three classes, one of them the diagnosis (test bundle)"
+    return _head_bundle(root, name, version, output, _CLASS_BIASES, description)
+
+
+def _head_bundle(
+    root: Path,
+    name: str,
+    version: str,
+    output: Output,
+    biases: tuple[float, ...],
+    description: str,
+) -> Path:
+    """The small CNN with one output per label of ``output`` and head ``biases`` (they decide
+    the outcome), Grad-CAM and IG by default, and ``examples/case.png`` (two bright blobs)."""
     from PIL import Image
 
-    folder = _export_cnn(root, name, version, n_outputs=len(FINDINGS), biases=_FINDING_BIASES)
+    folder = _export_cnn(root, name, version, n_outputs=len(output.labels), biases=biases)
     (folder / "examples").mkdir(exist_ok=True)
     rows, columns = np.mgrid[0:IMAGE_SIZE, 0:IMAGE_SIZE] / IMAGE_SIZE
     blobs = sum(
@@ -169,17 +203,11 @@ def build_multilabel_image_bundle(
             name=name,
             version=version,
             task="image-classification",
-            description="Four findings, each against its own threshold (test bundle)",
+            description=description,
             input=ImageInput(
                 height=IMAGE_SIZE, width=IMAGE_SIZE, channels=1, mean=(0.5,), std=(0.25,)
             ),
-            output=Output(
-                name="logits",
-                kind="logits",
-                mode="multi-label",
-                labels=FINDINGS,
-                thresholds=FINDING_THRESHOLDS,
-            ),
+            output=output,
             explanations=Explanations(
                 default_methods=("gradcam", "integrated_gradients"),
                 parameters={"integrated_gradients": {"n_steps": 16}},
