@@ -69,7 +69,7 @@ function multiLabel(outcome) {
         className: f.positive ? "positive" : undefined,
       },
       el("th", { scope: "row", text: f.label }),
-      el("td", {}, el("div", { className: "bar" }, meter(f.probability, f.threshold),
+      el("td", {}, el("div", { className: "finding-bar" }, meter(f.probability, f.threshold),
         el("span", { className: "num", "data-role": "probability", text: percent(f.probability) }))),
       el("td", { className: "num", "data-role": "threshold", text: percent(f.threshold) }),
       el("td", { "data-role": "result" }, f.positive
