@@ -25,6 +25,11 @@ def resnet() -> nn.Module:
     model = ResNet(
         "basic", [1, 1, 1, 1], [8, 16, 32, 64], spatial_dims=2, n_input_channels=1, num_classes=2
     ).eval()
+    return vary_batch_norms(model)
+
+
+def vary_batch_norms(model: nn.Module) -> nn.Module:
+    """Seeded running statistics away from (0, 1), so that every batch norm computes something."""
     generator = torch.Generator().manual_seed(1)
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
@@ -151,3 +156,16 @@ def tabular_onnx(family: str, path: Path, model: Any = None) -> Path:
         )  # fmt: skip
     path.write_bytes(proto.SerializeToString())
     return path
+
+
+def densenet121() -> nn.Module:
+    """MONAI's DenseNet-121 topology (dense blocks of 6, 12, 24 and 16 BN-ReLU-conv layers,
+    three transitions, norm5 + ReLU read by a global average pooling and a linear head), 3
+    channels, made narrow (8 initial features, growth rate 4, bottleneck 2 x growth)."""
+    from monai.networks.nets import DenseNet121
+
+    torch.manual_seed(SEED)
+    model = DenseNet121(
+        spatial_dims=2, in_channels=3, out_channels=2, init_features=8, growth_rate=4, bn_size=2
+    ).eval()
+    return vary_batch_norms(model)
