@@ -42,7 +42,7 @@ def why_not_offered(method: str, manifest: Manifest, gradcam_reason: str | None)
     if spec.modality == "image":
         return "needs an image model with a differentiable twin"
     if method == "tree_shap":
-        return "needs a tree ensemble (TreeEnsembleClassifier in the graph)"
+        return "needs a tree ensemble (TreeEnsembleClassifier/Regressor in the graph)"
     return f"for {spec.modality} models; this is {manifest.task}"
 
 

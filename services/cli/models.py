@@ -36,13 +36,18 @@ def register(models: argparse._SubParsersAction) -> None:
     add.add_argument("--name", required=True)
     add.add_argument("--version", required=True)
     labels = add.add_mutually_exclusive_group()
-    labels.add_argument("--labels", help="class labels in output order, comma-separated")
-    labels.add_argument("--labels-file", type=Path, help="one class label per line")
+    labels.add_argument(
+        "--labels",
+        help="in output order, comma-separated: the classes, the findings (multi-label) or the "
+        "value's name (regression)",
+    )
+    labels.add_argument("--labels-file", type=Path, help="one label per line")
     add.add_argument(
         "--task",
         choices=[*TASKS, "single-label", "multi-label", "regression"],
-        help="only where the graph is ambiguous: multi-label for a head ending in plain logits, "
-        "regression for a one-column score, single-label for one-column logits of two classes",
+        help="only where the graph is ambiguous: multi-label for a head ending in plain logits "
+        "(a sigmoid is applied to each), regression to read a one-column Sigmoid as a score; "
+        "otherwise the mode is read from the head",
     )
     add.add_argument(
         "--thresholds", help="multi-label: one per finding, comma-separated, or one for all"
@@ -52,7 +57,7 @@ def register(models: argparse._SubParsersAction) -> None:
     add.add_argument("--mean", help="image normalisation mean, one value or one per channel")
     add.add_argument("--std", help="image normalisation std, one value or one per channel")
     add.add_argument("--input-size", help="H,W of a dynamic-shape image input")
-    add.add_argument("--positive", help="the label of the class of interest (default: index 1)")
+    add.add_argument("--positive", help="single-label: the class of interest (default: index 1)")
     add.add_argument("--background", type=Path, help="tabular: background rows (.csv or .npy)")
     add.add_argument(
         "--features-file", type=Path, help="tabular: feature names (one a line) or JSON features"
