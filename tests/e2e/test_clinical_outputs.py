@@ -157,6 +157,12 @@ def test_findings_with_thresholds_and_a_finding_switcher(
         f"you overrode it with “{second}”"
     )
 
+    # On a phone the findings table still fits its card.
+    page.set_viewport_size({"width": 390, "height": 844})
+    table = page.locator("#diagnosis table.findings")
+    assert table.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth"), "table overflows"
+    page.set_viewport_size({"width": 1200, "height": 900})
+
     switch.select_option(first)
     page.click("[role=tab][data-method=gradcam]")
     loaded(visible_panel(page, "gradcam").locator("img[data-role=heatmap]"))
