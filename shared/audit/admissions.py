@@ -71,8 +71,8 @@ def admission_payload(bundle: Bundle, admission: Admission) -> AdmissionV2:
 
 def record_admission(session: Session, bundle: Bundle) -> tuple[int, bool]:
     """The seq of the bundle's admission record, appended in the caller's transaction unless
-    one exists (``True`` when written). Call it on a session that has not written yet: it
-    locks the chain first. The caller commits."""
+    one exists (``True`` when written). It takes the chain lock first, so the lookup sees every
+    committed record; the lock is held until the caller commits (do so soon)."""
     admission = bundle.admission
     if admission is None:
         raise ValueError(f"{bundle.name}/{bundle.version} has no admission report")
