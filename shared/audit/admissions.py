@@ -37,7 +37,7 @@ from shared.hashing import sha256_hex
 
 log = logging.getLogger(__name__)
 KIND = AdmissionV2.KIND
-REPORT_BLOB = "admission_report"
+REPORT_BLOB = AdmissionV2.REPORT_BLOB
 
 
 @dataclass(frozen=True)

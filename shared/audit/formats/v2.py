@@ -110,6 +110,7 @@ class AdmissionV2(V2):
     verifier checks against their SHA-256)."""
 
     KIND: ClassVar[str] = "admission"
+    REPORT_BLOB: ClassVar[str] = "admission_report"
     model: v1.ModelRef
     manifest_sha256: str
     report_sha256: str
@@ -121,7 +122,7 @@ class AdmissionV2(V2):
 
     @model_validator(mode="after")
     def _report_is_its_blob(self) -> Self:
-        if self.blobs != {"admission_report": self.report_sha256}:
+        if self.blobs != {self.REPORT_BLOB: self.report_sha256}:
             raise ValueError("blobs must be exactly {'admission_report': report_sha256}")
         return self
 
