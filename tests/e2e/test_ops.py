@@ -4,13 +4,14 @@ states, worker activity, and a real failure (the worker's copy of tiny-cnn has o
 from __future__ import annotations
 
 import re
+import shutil
 
 from playwright.sync_api import Page, expect
 
 from tests.e2e.browser import screenshot, sign_in
 from tests.e2e.conftest import Stack
 from tests.support import inputs
-from tests.support.processes import wait_final
+from tests.support.processes import wait_final, wait_for
 
 
 def test_ops_view_shows_models_queue_jobs_and_failures(stack: Stack, page: Page) -> None:
@@ -38,3 +39,45 @@ def test_ops_view_shows_models_queue_jobs_and_failures(stack: Stack, page: Page)
         status["worker"]["last_worker"]
     )
     screenshot(page, "ops.png")
+
+
+def test_ops_view_shows_admission_unavailable_methods_and_bundles_not_served(
+    stack: Stack, page: Page
+) -> None:
+    """The demo bundles are admitted (each lists the methods admission found unavailable, with
+    the reason); tiny-cnn is served without an admission report; a bundle folder dropped in
+    with a manifest that does not validate is listed as not served, with its reason."""
+    ops = stack.as_("ops")
+    broken = stack.bundles / "broken-model" / "v1"
+    broken.mkdir(parents=True)
+    (broken / "model.onnx").write_bytes(b"not onnx")
+    (broken / "manifest.json").write_text('{"name": "broken-model"}')
+    try:
+        rejected = wait_for(
+            lambda: [r for r in ops.get("/v1/models/rejected").json() if r["version"] == "v1"
+                     and r["name"] == "broken-model"],
+            timeout=60,
+            what="the API to reload and reject the broken bundle",
+        )  # fmt: skip
+        models = {f"{m['name']}/{m['version']}": m for m in ops.get("/v1/models").json()}
+        sign_in(page, f"{stack.url}/ops", stack.token("ops"))
+        row = page.locator("#rejected tr[data-model='broken-model/v1']")
+        expect(row).to_contain_text(rejected[0]["reason"])
+        xray = models["chest-xray-demo/clean"]
+        assert xray["admitted"] and xray["unavailable_methods"]
+        shown = page.locator("#models tr[data-model='chest-xray-demo/clean']")
+        expect(shown.locator("[data-key=admission]")).to_have_text("admitted")
+        for method, reason in xray["unavailable_methods"].items():
+            expect(shown.locator(f"[data-method={method}]")).to_have_text(
+                f"{method} unavailable: {reason}"
+            )
+        expect(shown.locator("[data-key=methods] span")).to_have_text(", ".join(xray["methods"]))
+        tiny = page.locator("#models tr[data-model='tiny-cnn/v1'] [data-key=admission]")
+        expect(tiny).to_have_text(re.compile(r"^not admitted"))
+    finally:
+        shutil.rmtree(broken.parent)
+    wait_for(
+        lambda: not any(r["name"] == "broken-model" for r in ops.get("/v1/models/rejected").json()),
+        timeout=60,
+        what="the API to forget the removed bundle",
+    )

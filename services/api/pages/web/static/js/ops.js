@@ -1,5 +1,7 @@
-// The ops view: served models with their sha256, queue depth, job states, worker activity and
-// the latest failures, from GET /v1/ops/status; refreshed every few seconds.
+// The ops view: served models with their sha256, admission and methods (unavailable ones with
+// admission's reason), bundle folders not served and why, queue depth, job states, worker
+// activity and the latest failures, from GET /v1/ops/status and GET /v1/models; refreshed
+// every few seconds.
 
 import { describe, getJson } from "./api.js";
 import { el, setError, timeText } from "./dom.js";
@@ -15,7 +17,24 @@ function facts(node, pairs) {
   ]));
 }
 
-function render(status) {
+function admissionCell(model) {
+  if (!model) return el("td", { text: "—" });
+  return el("td", { "data-key": "admission",
+    text: model.admitted ? "admitted" : "not admitted (no admission.json)" });
+}
+
+function methodsCell(model) {
+  if (!model) return el("td", { text: "—" });
+  const unavailable = Object.entries(model.unavailable_methods);
+  return el("td", { "data-key": "methods" },
+    el("span", { text: model.methods.join(", ") || "none" }),
+    unavailable.length ? el("ul", { className: "meta" }, ...unavailable.map(([method, reason]) =>
+      el("li", { "data-method": method, text: `${method} unavailable: ${reason}` }))) : null,
+  );
+}
+
+function render(status, models) {
+  const byKey = new Map(models.map((m) => [`${m.name}/${m.version}`, m]));
   const { queue, jobs, worker } = status;
   facts($("queue"), [
     ["Waiting in the broker", queue.depth === null ? "broker unreachable" : queue.depth, "depth"],
@@ -36,8 +55,18 @@ function render(status) {
     el("td", { text: m.version }),
     el("td", { text: m.task }),
     el("td", { text: m.default ? "yes" : "no" }),
+    admissionCell(byKey.get(`${m.name}/${m.version}`)),
+    methodsCell(byKey.get(`${m.name}/${m.version}`)),
     el("td", { className: "sha" }, el("code", { text: m.sha256 })),
   )));
+  $("rejected").tBodies[0].replaceChildren(...status.rejected.map((r) => el("tr", {
+    "data-model": `${r.name}/${r.version}` },
+    el("th", { scope: "row", text: r.name }),
+    el("td", { text: r.version }),
+    el("td", { text: r.reason }),
+  )));
+  $("rejected").hidden = status.rejected.length === 0;
+  $("no-rejected").hidden = status.rejected.length > 0;
   $("failures").tBodies[0].replaceChildren(...status.recent_failures.map((f) => el("tr", {
     "data-job-id": f.id },
     el("td", { text: timeText(f.finished_at) }),
@@ -54,7 +83,8 @@ function render(status) {
 async function refresh() {
   clearTimeout(timer);
   try {
-    render(await getJson("/v1/ops/status"));
+    const [status, models] = await Promise.all([getJson("/v1/ops/status"), getJson("/v1/models")]);
+    render(status, models);
     setError($("app-error"), "");
   } catch (error) {
     setError($("app-error"), describe(error));
