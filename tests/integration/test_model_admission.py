@@ -6,6 +6,7 @@ starts, ``GET /v1/models/{name}/{version}``, and the admission in an auditor's r
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from shared.settings import Settings
 from tests.conftest import make_settings
 from tests.support import inputs, pdf, servers
 from tests.support.admitted import NAME, SALIENCY_REASON
+from tests.support.processes import wait_for
 from tests.support.tokens import issue
 
 
@@ -162,3 +164,27 @@ def test_the_auditor_report_shows_how_the_model_was_admitted(api: Api) -> None:
     _, text = pdf.read(printed.content)
     assert "Model admission" in text and f"seq {admission['seq']} (admission/2)" in text
     assert pdf.squashed(SALIENCY_REASON) in pdf.squashed(text)
+
+
+def test_a_bundle_added_while_serving_is_recorded_before_it_is_served(
+    tmp_path: Path, admitted_bundles: Path
+) -> None:
+    """Hot reload on the embedded SQLite record: the first time the API lists the new bundle,
+    its admission record is already in the chain."""
+    database = f"sqlite:///{tmp_path}/xai.db"
+    upgrade(database)
+    served = tmp_path / "bundles"
+    served.mkdir()
+    settings = make_settings(database_url=database, broker_url="memory://", bundles_dir=served)
+    client = TestClient(create_app(settings), headers=issue(database, Role.ops).headers)
+    with client:
+        assert client.get("/v1/models").json() == []
+        staging = tmp_path / "staging"
+        shutil.copytree(admitted_bundles / NAME / "v1", staging / NAME / "v1")
+        shutil.move(str(staging / NAME), str(served / NAME))
+        wait_for(
+            lambda: client.get("/v1/models").json(), timeout=60, what="the bundle to be served"
+        )
+        detail = client.get(f"/v1/models/{NAME}/v1").json()
+    records = Api(settings, {}).admission_records()
+    assert [r.seq for r in records] == [detail["admission"]["seq"]]
