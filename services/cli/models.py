@@ -149,6 +149,8 @@ def _add(args: argparse.Namespace) -> int:
         kept = tuple(
             m for m in manifest.explanations.default_methods if m in report.available_methods
         )
+        if not kept:  # e.g. an image model without a twin: what admission found working
+            kept = report.available_methods
         if report.passed and kept != manifest.explanations.default_methods:
             update = manifest.explanations.model_copy(update={"default_methods": kept})
             write_manifest(folder, manifest.model_copy(update={"explanations": update}))

@@ -25,17 +25,19 @@ MAX_SAMPLES = 100_000
 
 class SuperpixelShapParameters(MethodParameters):
     grid: int = Field(
-        8,
+        4,
         ge=1,
         le=MAX_GRID,
         description="cells per side: the image is cut into grid x grid rectangles (the "
         "features), each switched between this image and the baseline as a whole",
     )
-    # On a 32x32 ReLU CNN at grid 8 the largest error against 20000 samples was 6.4 % of the
-    # largest value at 1024 samples, 3.6 % at 2048 (Kernel SHAP's tabular default), 2.1 % at
-    # 4096; at grid 4 under 0.5 % from 1024 samples on.
+    # On a 32x32 ReLU CNN the largest error against 20000 samples, as a share of the largest
+    # value, was 0.6 % at grid 4 with 512 samples (0.4 % at 1024), and 13.8 % / 6.4 % / 3.6 %
+    # at grid 8 with 512 / 1024 / 2048. Each sample is one forward pass: a DenseNet-121 224²
+    # took 142 s at grid 8 / 2048 on this CPU (bench/family_latency.py), so the defaults are
+    # grid 4 / 512 (about a quarter of that); ask for a finer grid with more samples.
     nsamples: int = Field(
-        2048,
+        512,
         ge=1,
         le=MAX_SAMPLES,
         description="coalitions of cells the served model is asked about (one forward pass "

@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, computed_field
 
 from services.api.explanations.schemas import ExplanationOut
-from services.api.predictions.schemas import FeedbackOut, WithJobs
+from services.api.predictions.schemas import FeedbackOut, WithJobs, WithOutcome
 from shared.audit.verify import MAX_SEQ
-from shared.bundles.outcome import Outcome, recorded_outcome
+from shared.bundles.outcome import Outcome
 from shared.db.models import JobStatus
 
 
@@ -53,7 +53,17 @@ class RecordLinks(BaseModel):
     self: str
 
 
-class RecordSummary(WithJobs):
+class WithReadOutcome(WithOutcome):
+    """Shows a prediction row's ``outcome``."""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def outcome(self) -> Outcome:
+        """The output as the manifest read it (findings, a value); single-label before 0.3.0."""
+        return self.read_outcome()
+
+
+class RecordSummary(WithJobs, WithReadOutcome):
     """One decision in a search page: ``RecordSummary.model_validate(prediction_row)``."""
 
     model_config = ConfigDict(from_attributes=True)
@@ -64,7 +74,8 @@ class RecordSummary(WithJobs):
     model_version: str
     model_sha256: str
     label: str
-    probability: float
+    probability: float = Field(description="of label; a regression's value (see outcome)")
+    probabilities: dict[str, float] = Field(exclude=True)
     input_kind: str
 
     @computed_field  # type: ignore[prop-decorator]
@@ -91,7 +102,7 @@ class ChainEntry(BaseModel):
     payload_sha256: str
 
 
-class AuditedPrediction(BaseModel):
+class AuditedPrediction(WithReadOutcome):
     """The prediction row as archived: ``AuditedPrediction.model_validate(prediction_row)``."""
 
     model_config = ConfigDict(from_attributes=True)
@@ -112,18 +123,6 @@ class AuditedPrediction(BaseModel):
     case_ref_hmac: str | None
     requested_by: str | None
     runtime_versions: dict[str, Any]
-    recorded_outcome: dict[str, Any] | None = Field(exclude=True, validation_alias="outcome")
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def outcome(self) -> Outcome:
-        """The output as the manifest read it (findings, a value); single-label before 0.3.0."""
-        return recorded_outcome(
-            self.recorded_outcome,
-            label=self.label,
-            probability=self.probability,
-            probabilities=self.probabilities,
-        )
 
 
 class FullRecordLinks(BaseModel):

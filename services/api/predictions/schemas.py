@@ -135,7 +135,25 @@ class PredictionLinks(BaseModel):
     events: str = Field(description="Server-Sent Events of the explanation jobs")
 
 
-class PredictionOut(WithJobs):
+class WithOutcome(BaseModel):
+    """A prediction row's outcome (:func:`~shared.bundles.outcome.recorded_outcome`); rows
+    before 0.3.0 have none and were single-label."""
+
+    label: str
+    probability: float
+    probabilities: dict[str, float]
+    recorded_outcome: dict[str, Any] | None = Field(exclude=True, validation_alias="outcome")
+
+    def read_outcome(self) -> Outcome:
+        return recorded_outcome(
+            self.recorded_outcome,
+            label=self.label,
+            probability=self.probability,
+            probabilities=self.probabilities,
+        )
+
+
+class PredictionOut(WithJobs, WithOutcome):
     """A prediction as the API returns it: ``PredictionOut.model_validate(row)``. The row's
     columns below marked ``exclude`` are read from the ORM row and sent nested (``diagnosis``,
     ``model``, ``input``)."""
@@ -147,7 +165,6 @@ class PredictionOut(WithJobs):
     label: str = Field(exclude=True)
     probability: float = Field(exclude=True)
     probabilities: dict[str, float] = Field(exclude=True)
-    recorded_outcome: dict[str, Any] | None = Field(exclude=True, validation_alias="outcome")
     model_name: str = Field(exclude=True)
     model_version: str = Field(exclude=True)
     model_sha256: str = Field(exclude=True)
@@ -161,12 +178,7 @@ class PredictionOut(WithJobs):
     @property
     def diagnosis(self) -> Outcome:
         """The output as the manifest reads it; predictions before 0.3.0 were single-label."""
-        return recorded_outcome(
-            self.recorded_outcome,
-            label=self.label,
-            probability=self.probability,
-            probabilities=self.probabilities,
-        )
+        return self.read_outcome()
 
     @computed_field  # type: ignore[prop-decorator]
     @property

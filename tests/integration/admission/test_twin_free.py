@@ -113,6 +113,8 @@ def test_a_model_without_a_twin_is_admitted_with_superpixel_shap_only(
     assert abs(line["quality"]["score"] - line["quality"]["baseline_score"]) > 1e-2
     manifest = load_bundle(tmp_path / "shrink-cnn" / "v1").manifest
     assert manifest.explanations.gradcam_layer is not None  # inspection found the pooled map
+    # none of the drafted defaults (IG, Grad-CAM) works: the default is what admission found
+    assert manifest.explanations.default_methods == ("superpixel_shap",)
 
 
 def test_gradient_methods_without_a_twin_are_unavailable_with_the_reason_given(
