@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from services.cli.main import main
-from tests.integration.admission import models
+from tests.integration.admission import heads, models
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,13 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
                 cache[key] = models.export_torch(models.resnet(), (1, 64, 64), exporter, path)
             elif family == "vit":
                 cache[key] = models.export_torch(models.vit(), (1, 32, 32), exporter, path)
+            elif family.startswith("multilabel"):  # multilabelN: N sigmoid findings
+                model = heads.multilabel_resnet(int(family.removeprefix("multilabel")))
+                cache[key] = models.export_torch(model, (1, 64, 64), exporter, path)
+            elif family == "score-cnn":
+                cache[key] = models.export_torch(heads.score_cnn(), (1, 64, 64), exporter, path)
+            elif family.startswith("regressor-"):  # regressor-gbr, regressor-xgboost
+                cache[key] = heads.export_regressor(family.removeprefix("regressor-"), path)
             else:
                 cache[key] = models.tabular_onnx(family, path)
         return cache[key]

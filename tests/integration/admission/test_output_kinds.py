@@ -6,7 +6,6 @@ target admission chose (probe 0's top finding, or the value)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,27 +28,6 @@ THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6)
 GRADIENT_METHODS = ("integrated_gradients", "gradcam", "saliency", "smoothgrad")
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    folder = tmp_path_factory.mktemp("heads")
-    cache: dict[str, Path] = {}
-
-    def get(key: str) -> Path:
-        if key not in cache:
-            family, _, variant = key.partition(":")
-            path = folder / f"{family}-{variant}.onnx"
-            if family.startswith("multilabel"):
-                model = heads.multilabel_resnet(int(family.removeprefix("multilabel")))
-                cache[key] = models.export_torch(model, (1, 64, 64), variant, path)
-            elif family == "score-cnn":
-                cache[key] = models.export_torch(heads.score_cnn(), (1, 64, 64), variant, path)
-            else:
-                cache[key] = heads.export_regressor(family, path)
-        return cache[key]
-
-    return get
-
-
 def served(path: Path, x: np.ndarray) -> np.ndarray:
     session = ort.InferenceSession(path.read_bytes(), providers=["CPUExecutionProvider"])
     (scores,) = session.run(None, {"input": x})
@@ -64,9 +42,9 @@ def assert_within_bounds(report: dict) -> None:  # type: ignore[type-arg]
 
 @pytest.mark.parametrize("exporter", ["legacy-17", "dynamo"])
 def test_a_sigmoid_resnet_is_admitted_multilabel_with_its_thresholds(
-    built, add, tmp_path, exporter
+    exports, add, tmp_path, exporter
 ) -> None:
-    path = built(f"multilabel5:{exporter}")
+    path = exports(f"multilabel5:{exporter}")
     added = add(
         path, "--name", "findings", "--version", "v1",
         "--labels", ",".join(heads.finding_labels(5)),
@@ -92,10 +70,10 @@ def test_a_sigmoid_resnet_is_admitted_multilabel_with_its_thresholds(
     assert_within_bounds(added.report)
 
 
-def test_fourteen_findings_take_one_threshold_for_all(built, add, tmp_path) -> None:
+def test_fourteen_findings_take_one_threshold_for_all(exports, add, tmp_path) -> None:
     labels = heads.finding_labels(14)
     added = add(
-        built("multilabel14:legacy-17"), "--name", "chest14", "--version", "v1",
+        exports("multilabel14:legacy-17"), "--name", "chest14", "--version", "v1",
         "--labels", ",".join(labels), "--thresholds", "0.55", "--bundles-dir", str(tmp_path),
     )  # fmt: skip
     assert added.code == 0, added.err
@@ -107,9 +85,9 @@ def test_fourteen_findings_take_one_threshold_for_all(built, add, tmp_path) -> N
 
 @pytest.mark.parametrize("family", ["gbr", "xgboost"])
 def test_a_tree_regressor_is_admitted_with_shap_adding_up_to_the_served_value(
-    built, add, background_csv, tmp_path, family
+    exports, add, background_csv, tmp_path, family
 ) -> None:
-    path = built(f"{family}:")
+    path = exports(f"regressor-{family}:")
     added = add(
         path, "--name", "radius", "--version", "v1", "--labels", heads.REGRESSED_FEATURE,
         "--unit", "mm", "--reference-range", "10,20", "--background", str(background_csv),
@@ -149,9 +127,9 @@ def test_a_tree_regressor_is_admitted_with_shap_adding_up_to_the_served_value(
 
 @pytest.mark.parametrize("exporter", ["legacy-17", "dynamo"])
 def test_an_image_regression_is_admitted_with_ig_complete_in_its_unit(
-    built, add, tmp_path, exporter
+    exports, add, tmp_path, exporter
 ) -> None:
-    path = built(f"score-cnn:{exporter}")
+    path = exports(f"score-cnn:{exporter}")
     added = add(
         path, "--name", "ejection", "--version", "v1", "--task", "regression",
         "--labels", "ejection-fraction", "--unit", "%", "--bundles-dir", str(tmp_path),
@@ -172,8 +150,8 @@ def test_an_image_regression_is_admitted_with_ig_complete_in_its_unit(
     assert_within_bounds(added.report)
 
 
-def test_flags_of_another_mode_are_refused_naming_them(built, add, tmp_path) -> None:
-    regressor = built("gbr:")
+def test_flags_of_another_mode_are_refused_naming_them(exports, add, tmp_path) -> None:
+    regressor = exports("regressor-gbr:")
     refused = add(
         regressor, "--name", "r", "--version", "v1", "--thresholds", "0.4",
         "--bundles-dir", str(tmp_path),
