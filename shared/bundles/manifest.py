@@ -162,7 +162,8 @@ class Explanations(_Strict):
         default=None, description="ONNX node name of the Grad-CAM target layer"
     )
     baseline: Baseline = Field(
-        default="black", description="the default baseline of Integrated Gradients, SmoothGrad and superpixel SHAP"
+        default="black",
+        description="the default baseline of Integrated Gradients, SmoothGrad and superpixel SHAP",
     )
     background_file: str | None = Field(
         default=None, description="tabular: .npy of background rows for SHAP, in the bundle"

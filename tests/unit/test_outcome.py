@@ -124,9 +124,7 @@ def test_named_targets_are_columns_and_an_unknown_label_is_named() -> None:
 
 
 def test_a_row_without_an_outcome_reads_as_its_single_label() -> None:
-    outcome = recorded_outcome(
-        None, label="b", probability=0.7, probabilities={"a": 0.3, "b": 0.7}
-    )
+    outcome = recorded_outcome(None, label="b", probability=0.7, probabilities={"a": 0.3, "b": 0.7})
     assert outcome.mode == "single-label" and outcome.label == "b" and outcome.findings == ()
     again = recorded_outcome(outcome.recorded(), label="x", probability=0, probabilities={})
     assert again == outcome
